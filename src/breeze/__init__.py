@@ -1,0 +1,3 @@
+"""Breeze RMM server."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,83 @@
+"""The application factory: mounts each domain, the lifespan and error handlers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from breeze import __version__
+from breeze.core.handlers import install_error_handlers
+from breeze.core.limits import BodySizeLimit
+from breeze.core.ratelimit import create_limiter
+from breeze.core.state import AppState
+from breeze.core.worker import Worker, all_tasks
+from breeze.db.engine import create_database
+from breeze.db.migrate import upgrade_async
+from breeze.db.revision import ensure_at_head
+from breeze.ops.api import router as ops_router
+from breeze.ops.metrics import MetricsMiddleware
+from breeze.settings import Settings, get_settings
+
+log = logging.getLogger("breeze")
+
+
+def api_router() -> APIRouter:
+    from breeze.apikeys.api import router as apikeys
+    from breeze.audit.api import router as audit
+    from breeze.auth.api import router as auth
+    from breeze.rbac.api import router as roles
+    from breeze.tenancy.api import router as tenancy
+    from breeze.users.api import router as users
+
+    router = APIRouter(prefix="/api/v1")
+    for sub in (auth, tenancy, users, roles, apikeys, audit):
+        router.include_router(sub)
+    return router
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.is_sqlite:
+            await upgrade_async(settings)  # embedded mode migrates itself
+        db = create_database(settings)
+        await ensure_at_head(db)
+        state = AppState(
+            settings=settings,
+            db=db,
+            limiter=create_limiter(settings.redis_url),
+            secret=settings.secret(),
+        )
+        app.state.breeze = state
+        if settings.server.run_worker:
+            state.worker = Worker(state, all_tasks())
+            state.worker.start()
+        log.info("breeze %s ready on %s", __version__, db.read_engine.dialect.name)
+        try:
+            yield
+        finally:
+            if state.worker:
+                await state.worker.stop()
+            await state.limiter.close()
+            await db.dispose()
+
+    app = FastAPI(
+        title="Breeze RMM",
+        version=__version__,
+        description="Remote Monitoring and Management: console API.",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(ops_router)
+    app.include_router(api_router())
+    app.add_middleware(BodySizeLimit, max_bytes=settings.server.max_body_bytes)
+    app.add_middleware(MetricsMiddleware)
+    return app

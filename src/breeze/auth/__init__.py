@@ -1,0 +1,1 @@
+"""Authentication: login, tokens, sessions, MFA, password reset, throttling."""

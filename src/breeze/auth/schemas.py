@@ -1,0 +1,76 @@
+"""Request and response bodies of authentication."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+
+class Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoginRequest(Input):
+    email: EmailStr
+    password: str = Field(min_length=1, max_length=256)
+    use_cookie: bool = Field(
+        False, description="Console sign-in: set an httponly session cookie and a CSRF cookie"
+    )
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+
+
+class CookieLogin(BaseModel):
+    """Answer of a console sign-in; the session lives in the httponly cookie."""
+
+    csrf_token: str
+    expires_in: int
+
+
+class MfaRequired(BaseModel):
+    mfa_required: Literal[True] = True
+    mfa_token: str
+
+
+class MfaVerifyRequest(Input):
+    mfa_token: str = Field(min_length=1, max_length=2000)
+    code: str = Field(min_length=6, max_length=32, description="TOTP code or a recovery code")
+
+
+class RefreshRequest(Input):
+    refresh_token: str = Field(min_length=1, max_length=200)
+
+
+class LogoutRequest(Input):
+    refresh_token: str | None = Field(None, max_length=200)
+
+
+class MembershipOut(BaseModel):
+    kind: Literal["partner", "organization"]
+    partner_id: uuid.UUID
+    org_id: uuid.UUID | None
+    role_id: uuid.UUID
+    role_name: str
+    org_access: str | None = None
+    site_ids: list[uuid.UUID] | None = None
+    permissions: list[str]
+
+
+class MeOut(BaseModel):
+    id: uuid.UUID
+    email: str
+    name: str
+    status: str
+    is_platform_admin: bool
+    mfa_enabled: bool
+    last_login_at: datetime | None
+    auth_method: Literal["token", "api_key", "cookie"]
+    memberships: list[MembershipOut]

@@ -1,0 +1,151 @@
+"""The `breeze` command: server, worker, migrate, admin, audit, demo."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from breeze import __version__
+from breeze.settings import Settings, get_settings
+
+app = typer.Typer(help="Breeze RMM server", no_args_is_help=True, add_completion=False)
+admin_app = typer.Typer(help="Manage platform administrators", no_args_is_help=True)
+audit_app = typer.Typer(help="Audit log tools", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
+app.add_typer(audit_app, name="audit")
+console = Console()
+err = Console(stderr=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"breeze {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit"
+        ),
+    ] = False,
+) -> None:
+    """Breeze RMM."""
+
+
+def _refuse_unsafe(settings: Settings) -> None:
+    if settings.env != "production":
+        return
+    problems = settings.production_problems()
+    if problems:
+        for p in problems:
+            err.print(f"[red]refusing to start in production:[/red] {p}")
+        raise typer.Exit(code=2)
+
+
+def _logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format='{"ts":"%(asctime)s","level":"%(levelname)s",'
+        '"logger":"%(name)s","msg":"%(message)s"}',
+    )
+
+
+@app.command()
+def server(
+    host: Annotated[str | None, typer.Option(help="Bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port")] = None,
+) -> None:
+    """Run the HTTP server (and, in embedded mode, the worker loop)."""
+    import uvicorn
+
+    from breeze.app import create_app
+
+    settings = get_settings()
+    _refuse_unsafe(settings)
+    _logging(settings)
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.server.host,
+        port=port or settings.server.port,
+        log_level=settings.log_level,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.server.trusted_proxies,
+        access_log=False,
+    )
+
+
+@app.command()
+def worker() -> None:
+    """Run the background worker loop alone (scale-out mode)."""
+    from breeze.worker_main import run_worker
+
+    settings = get_settings()
+    _refuse_unsafe(settings)
+    _logging(settings)
+    asyncio.run(run_worker(settings))
+
+
+@app.command()
+def migrate() -> None:
+    """Upgrade the database schema to the latest revision."""
+    from breeze.db.migrate import upgrade
+
+    settings = get_settings()
+    upgrade(settings)
+    console.print(f"database at latest revision ({settings.resolved_database_url.split('://')[0]})")
+
+
+@admin_app.command("create")
+def admin_create(
+    email: Annotated[str, typer.Option(help="Email address of the administrator")],
+    password: Annotated[
+        str,
+        typer.Option(
+            help="Password (asked when omitted)",
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+        ),
+    ],
+    name: Annotated[str, typer.Option(help="Display name")] = "Administrator",
+) -> None:
+    """Create a platform administrator (full access to every partner)."""
+    from breeze.core.errors import BreezeError
+    from breeze.users.bootstrap import create_platform_admin
+
+    settings = get_settings()
+    try:
+        user_id = asyncio.run(
+            create_platform_admin(settings, email=email, password=password, name=name)
+        )
+    except BreezeError as exc:
+        err.print(f"[red]error:[/red] {exc.detail}")
+        raise typer.Exit(code=1) from None
+    console.print(f"created platform administrator {email} ({user_id})")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the audit hash chain; name the first broken link."""
+    from breeze.audit.verify import verify_chain_cli
+
+    settings = get_settings()
+    ok, message = asyncio.run(verify_chain_cli(settings))
+    (console if ok else err).print(message)
+    raise typer.Exit(code=0 if ok else 1)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Cross-domain building blocks: errors, principal and restrict(), pagination."""

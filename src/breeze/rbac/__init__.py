@@ -1,0 +1,1 @@
+"""Roles and permissions: (resource, action) pairs, six built-in roles, custom roles."""

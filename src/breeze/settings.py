@@ -1,0 +1,177 @@
+"""Typed settings, grouped by concern.
+
+Values come from `BREEZE_*` environment variables (nested groups use a double
+underscore: `BREEZE_SMTP__HOST`), then an optional TOML file
+(`BREEZE_CONFIG_FILE`, or `breeze.toml` in the data directory), then defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+WEAK_SECRETS = frozenset({"", "changeme", "change-me", "secret", "breeze", "password", "dev"})
+MIN_SECRET_LENGTH = 32
+
+
+class ServerSettings(BaseModel):
+    host: str = Field("127.0.0.1", description="Interface the HTTP server binds to.")
+    port: int = Field(8000, ge=1, le=65535, description="TCP port of the HTTP server.")
+    public_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="Base URL users and agents reach the server at; used in emailed links.",
+    )
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, description="Largest accepted request body (413 above it)."
+    )
+    trusted_proxies: str = Field(
+        "127.0.0.1", description="Comma-separated proxy addresses whose X-Forwarded-For is trusted."
+    )
+    run_worker: bool = Field(
+        True, description="Run the background worker loop inside the server (embedded mode)."
+    )
+
+
+class AuthSettings(BaseModel):
+    access_token_ttl_seconds: int = Field(900, ge=60, description="Lifetime of an access token.")
+    refresh_token_ttl_seconds: int = Field(
+        30 * 86400, ge=300, description="Lifetime of a session and its refresh tokens."
+    )
+    session_idle_timeout_seconds: int = Field(
+        8 * 3600, ge=60, description="A console session ends after this long without use."
+    )
+    mfa_token_ttl_seconds: int = Field(300, ge=30, description="Time to finish the MFA step.")
+    password_min_length: int = Field(12, ge=8, le=64, description="Shortest accepted password.")
+    password_min_score: int = Field(
+        3, ge=0, le=4, description="Lowest accepted zxcvbn strength score (0-4)."
+    )
+    reset_token_ttl_seconds: int = Field(3600, ge=60, description="Password-reset link lifetime.")
+    invitation_ttl_seconds: int = Field(7 * 86400, ge=300, description="Invitation lifetime.")
+    login_max_failures_per_account: int = Field(
+        5, ge=1, description="Failed logins per account within the window before 429."
+    )
+    login_max_failures_per_ip: int = Field(
+        20, ge=1, description="Failed logins per client IP within the window before 429."
+    )
+    login_window_seconds: int = Field(900, ge=1, description="Throttling window for failures.")
+    cookie_secure: bool = Field(
+        False, description="Mark console cookies Secure (set true behind HTTPS)."
+    )
+
+
+class SmtpSettings(BaseModel):
+    host: str | None = Field(None, description="SMTP server; email is disabled when unset.")
+    port: int = Field(25, ge=1, le=65535)
+    username: str | None = None
+    password: SecretStr | None = None
+    starttls: bool = Field(False, description="Upgrade the connection with STARTTLS.")
+    use_tls: bool = Field(False, description="Connect with implicit TLS (port 465).")
+    sender: str = Field("Breeze <breeze@localhost>", description="From address of outgoing mail.")
+    timeout_seconds: float = Field(10.0, gt=0)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="BREEZE_",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    env: Literal["development", "production", "test"] = Field(
+        "development", description="production refuses default secrets."
+    )
+    data_dir: Path = Field(
+        Path("./data"), description="Directory for the SQLite file, keys and local state."
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy async URL; defaults to SQLite in the data directory. "
+        "PostgreSQL: postgresql+asyncpg://user@host/db",
+    )
+    redis_url: str | None = Field(
+        None, description="Redis URL for the bus, presence and rate limits in scale-out mode."
+    )
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Signs tokens and encrypts MFA secrets. Required in production; in "
+        "development a random key is generated once and kept in the data directory.",
+    )
+    log_level: str = Field("info", description="Log level of the server.")
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = _toml_path()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'breeze.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    def secret(self) -> str:
+        """The signing secret; in development generated once and persisted."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        key_file = self.data_dir / "secret.key"
+        if key_file.exists():
+            return key_file.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(48)
+        key_file.write_text(value)
+        key_file.chmod(0o600)
+        return value
+
+    def production_problems(self) -> list[str]:
+        """What keeps this configuration from running in production."""
+        problems: list[str] = []
+        raw = self.secret_key.get_secret_value() if self.secret_key else ""
+        if raw.strip().lower() in WEAK_SECRETS or len(raw) < MIN_SECRET_LENGTH:
+            problems.append(
+                f"BREEZE_SECRET_KEY must be set to a random value of at least "
+                f"{MIN_SECRET_LENGTH} characters"
+            )
+        if self.smtp.password is not None and self.smtp.password.get_secret_value() in WEAK_SECRETS:
+            problems.append("BREEZE_SMTP__PASSWORD is a default or empty value")
+        return problems
+
+
+def _toml_path() -> Path | None:
+    explicit = os.environ.get("BREEZE_CONFIG_FILE")
+    if explicit:
+        return Path(explicit)
+    candidate = Path(os.environ.get("BREEZE_DATA_DIR", "./data")) / "breeze.toml"
+    return candidate if candidate.exists() else None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

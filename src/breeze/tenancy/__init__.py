@@ -1,0 +1,1 @@
+"""Tenancy: partners (MSPs), their organizations (customers) and sites."""

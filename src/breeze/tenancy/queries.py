@@ -1,0 +1,157 @@
+"""Reads of partners, organizations and sites, all through restrict()."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from breeze.core.pagination import Filter, ListParams, ListSpec, paginate
+from breeze.core.principal import Principal, restrict
+from breeze.tenancy.errors import OrgNotFound, PartnerNotFound, SiteNotFound
+from breeze.tenancy.models import Organization, Partner, Site
+
+PARTNER_LIST = ListSpec(
+    sortable={
+        "name": Partner.name,
+        "slug": Partner.slug,
+        "type": Partner.type,
+        "plan": Partner.plan,
+        "created_at": Partner.created_at,
+    },
+    default_sort="name",
+    searchable=(Partner.name, Partner.slug),
+    filters={"type": Filter(Partner.type), "plan": Filter(Partner.plan)},
+    time_column=Partner.created_at,
+)
+
+ORG_LIST = ListSpec(
+    sortable={
+        "name": Organization.name,
+        "slug": Organization.slug,
+        "status": Organization.status,
+        "type": Organization.type,
+        "created_at": Organization.created_at,
+    },
+    default_sort="name",
+    searchable=(Organization.name, Organization.slug),
+    filters={
+        "partner_id": Filter(Organization.partner_id, uuid.UUID),
+        "status": Filter(Organization.status),
+        "type": Filter(Organization.type),
+    },
+    time_column=Organization.created_at,
+)
+
+SITES_OF_ORG = ListSpec(
+    sortable={"name": Site.name, "timezone": Site.timezone, "created_at": Site.created_at},
+    default_sort="name",
+    searchable=(Site.name,),
+    filters={"timezone": Filter(Site.timezone)},
+    time_column=Site.created_at,
+)
+SITE_LIST = dataclasses.replace(
+    SITES_OF_ORG, filters={**SITES_OF_ORG.filters, "org_id": Filter(Site.org_id, uuid.UUID)}
+)
+
+
+async def list_partners(
+    session: AsyncSession, principal: Principal, params: ListParams
+) -> tuple[list[Partner], int]:
+    stmt = restrict(select(Partner), principal, "partners:read", Partner)
+    return await paginate(session, stmt, params, PARTNER_LIST, Partner.id)
+
+
+async def get_partner(
+    session: AsyncSession,
+    principal: Principal,
+    partner_id: uuid.UUID,
+    permission: str = "partners:read",
+) -> Partner:
+    stmt = restrict(select(Partner), principal, permission, Partner).where(Partner.id == partner_id)
+    partner = (await session.execute(stmt)).scalar_one_or_none()
+    if partner is None:
+        raise PartnerNotFound()
+    return partner
+
+
+async def get_partner_for_child(
+    session: AsyncSession, principal: Principal, partner_id: uuid.UUID
+) -> Partner:
+    """The partner a new organization goes into: visible to anyone who may create
+    organizations in it, even without partners:read (404 otherwise)."""
+    if principal.can("orgs:write", partner_id=partner_id):
+        partner = await session.get(Partner, partner_id)
+        if partner is not None and partner.deleted_at is None:
+            return partner
+    raise PartnerNotFound()
+
+
+async def list_orgs(
+    session: AsyncSession, principal: Principal, params: ListParams
+) -> tuple[list[Organization], int]:
+    stmt = restrict(select(Organization), principal, "orgs:read", Organization)
+    return await paginate(session, stmt, params, ORG_LIST, Organization.id)
+
+
+async def get_org(
+    session: AsyncSession, principal: Principal, org_id: uuid.UUID, permission: str = "orgs:read"
+) -> Organization:
+    stmt = restrict(select(Organization), principal, permission, Organization).where(
+        Organization.id == org_id
+    )
+    org = (await session.execute(stmt)).scalar_one_or_none()
+    if org is None:
+        raise OrgNotFound()
+    return org
+
+
+async def list_sites(
+    session: AsyncSession,
+    principal: Principal,
+    params: ListParams,
+    org_id: uuid.UUID | None = None,
+) -> tuple[list[Site], int]:
+    stmt = restrict(select(Site), principal, "sites:read", Site)
+    if org_id is not None:
+        stmt = stmt.where(Site.org_id == org_id)
+    return await paginate(
+        session, stmt, params, SITE_LIST if org_id is None else SITES_OF_ORG, Site.id
+    )
+
+
+async def get_site(
+    session: AsyncSession, principal: Principal, site_id: uuid.UUID, permission: str = "sites:read"
+) -> Site:
+    stmt = restrict(select(Site), principal, permission, Site).where(Site.id == site_id)
+    site = (await session.execute(stmt)).scalar_one_or_none()
+    if site is None:
+        raise SiteNotFound()
+    return site
+
+
+async def count_live_orgs(session: AsyncSession, partner_id: uuid.UUID) -> int:
+    stmt = (
+        select(func.count())
+        .select_from(Organization)
+        .where(Organization.partner_id == partner_id, Organization.deleted_at.is_(None))
+    )
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def slug_in_use(
+    session: AsyncSession,
+    model: type[Partner] | type[Organization],
+    slug: str,
+    *,
+    partner_id: uuid.UUID | None = None,
+    except_id: uuid.UUID | None = None,
+) -> bool:
+    stmt = select(model.id).where(model.slug == slug, model.deleted_at.is_(None))
+    if model is Organization:
+        stmt = stmt.where(Organization.partner_id == partner_id)
+    if except_id is not None:
+        stmt = stmt.where(model.id != except_id)
+    return (await session.execute(stmt.limit(1))).first() is not None

@@ -1,0 +1,1 @@
+"""User accounts, memberships in partners and organizations, invitations."""
