@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+from pydantic import EmailStr, TypeAdapter, ValidationError
+
 from breeze.audit.actions import record
 from breeze.auth.passwords import check_policy, hash_password
 from breeze.core.errors import Conflict, InvalidInput
@@ -19,9 +21,10 @@ from breeze.users.queries import user_by_email
 async def create_platform_admin(
     settings: Settings, *, email: str, password: str, name: str
 ) -> uuid.UUID:
-    email = email.strip().lower()
-    if "@" not in email:
-        raise InvalidInput("email must be an email address", field="email")
+    try:
+        email = str(TypeAdapter(EmailStr).validate_python(email.strip())).lower()
+    except ValidationError:
+        raise InvalidInput(f"'{email}' is not a valid email address", field="email") from None
     check_policy(
         password,
         min_length=settings.auth.password_min_length,
