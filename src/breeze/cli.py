@@ -143,6 +143,29 @@ def audit_verify() -> None:
     raise typer.Exit(code=0 if ok else 1)
 
 
+@app.command()
+def demo(
+    port: Annotated[int | None, typer.Option(help="TCP port")] = None,
+) -> None:
+    """First run: create an administrator and a sample tenant if none exist, then serve."""
+    from breeze.demo import seed
+
+    settings = get_settings()
+    result = asyncio.run(seed(settings))
+    url = f"http://{settings.server.host}:{port or settings.server.port}"
+    console.rule("[bold]Breeze is starting")
+    if result.created:
+        console.print(f"Administrator: [bold]{result.email}[/bold]  "
+                      f"password: [bold]{result.password}[/bold]")
+        console.print(f"(also saved in {result.credentials_file}, readable only by you)")
+    else:
+        console.print(f"Existing data in {settings.data_dir}; sign in with your account "
+                      f"(demo credentials, if any: {result.credentials_file})")
+    console.print(f"API and its documentation: {url}/api/v1/docs")
+    console.print(f"Health: {url}/health   Metrics: {url}/metrics")
+    server(host=None, port=port)
+
+
 def main() -> None:
     app()
 

@@ -72,13 +72,13 @@ class AuthSettings(BaseModel):
 
 class SmtpSettings(BaseModel):
     host: str | None = Field(None, description="SMTP server; email is disabled when unset.")
-    port: int = Field(25, ge=1, le=65535)
-    username: str | None = None
-    password: SecretStr | None = None
+    port: int = Field(25, ge=1, le=65535, description="SMTP server port.")
+    username: str | None = Field(None, description="SMTP user, when the server needs a login.")
+    password: SecretStr | None = Field(None, description="SMTP password.")
     starttls: bool = Field(False, description="Upgrade the connection with STARTTLS.")
     use_tls: bool = Field(False, description="Connect with implicit TLS (port 465).")
     sender: str = Field("Breeze <breeze@localhost>", description="From address of outgoing mail.")
-    timeout_seconds: float = Field(10.0, gt=0)
+    timeout_seconds: float = Field(10.0, gt=0, description="Give up on a delivery after this.")
 
 
 class Settings(BaseSettings):
@@ -89,7 +89,7 @@ class Settings(BaseSettings):
     )
 
     env: Literal["development", "production", "test"] = Field(
-        "development", description="production refuses default secrets."
+        "development", description="development, test or production; production refuses default secrets."
     )
     data_dir: Path = Field(
         Path("./data"), description="Directory for the SQLite file, keys and local state."
@@ -100,7 +100,7 @@ class Settings(BaseSettings):
         "PostgreSQL: postgresql+asyncpg://user@host/db",
     )
     redis_url: str | None = Field(
-        None, description="Redis URL for the bus, presence and rate limits in scale-out mode."
+        None, description="Redis URL; shares login throttling between server processes (scale-out)."
     )
     secret_key: SecretStr | None = Field(
         None,

@@ -1,24 +1,34 @@
-"""Sign-in, the MFA step, token refresh with reuse detection, sign-out."""
+"""Sign-in, the MFA step, token refresh with reuse detection, sign-out.
+
+Credential checks run inside `attempt()`: a failed check raises AttemptFailed, the
+transaction rolls back, and only then is the failure counted and audited (in a
+transaction of its own, so the failure row survives the rollback and, on SQLite,
+never waits for the write lock its own transaction holds).
+"""
 
 from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from breeze.audit.actions import record, record_alone
 from breeze.auth import mfa, passwords, throttle, tokens
-from breeze.auth.models import RefreshToken, Session
-from breeze.auth.queries import refresh_token_by_value, unused_recovery_code
-from breeze.core.errors import Forbidden, Unauthorized
-from breeze.core.principal import Actor
+from breeze.auth.errors import AttemptFailed, MfaUnreadable
+from breeze.auth.models import RecoveryCode, RefreshToken, Session
+from breeze.auth.queries import refresh_token_by_value
+from breeze.core.errors import BreezeError, Forbidden, Unauthorized
+from breeze.core.principal import Actor, Principal
 from breeze.core.security import SecretBox, new_token, token_hash
 from breeze.core.state import AppState
 from breeze.db.base import utcnow
+from breeze.db.engine import UnitOfWork
 from breeze.users.models import User
 from breeze.users.queries import user_by_email
 
@@ -50,17 +60,61 @@ def _user_actor(actor: Actor, user: User) -> Actor:
     )
 
 
-async def _fail(state: AppState, actor: Actor, email: str, action: str, reason: str) -> None:
-    await throttle.failed(state.limiter, state.settings.auth, email, actor.ip)
+def _rowcount(result: object) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def password_version(password_hash: str | None) -> str:
+    """A short fingerprint of the password hash: tokens carrying it die when it changes."""
+    return token_hash(f"pv:{password_hash or ''}")[:16]
+
+
+def failed(
+    error: BreezeError,
+    actor: Actor,
+    email: str,
+    action: str,
+    reason: str,
+    *,
+    throttled: bool = True,
+    user_id: uuid.UUID | None = None,
+) -> AttemptFailed:
+    return AttemptFailed(
+        error,
+        actor=Actor("user", user_id or actor.id, email, actor.ip, actor.user_agent),
+        email=email,
+        action=action,
+        reason=reason,
+        throttled=throttled,
+        resource_id=user_id,
+    )
+
+
+async def settle(state: AppState, failure: AttemptFailed) -> None:
+    """Count a failed attempt for throttling and audit it on its own."""
+    if failure.throttled:
+        await throttle.failed(state.limiter, state.settings.auth, failure.email, failure.actor.ip)
     await record_alone(
         state.db,
-        actor=Actor("user", actor.id, email, actor.ip, actor.user_agent),
-        action=action,
-        resource_type="user",
-        resource_name=email,
+        actor=failure.actor,
+        action=failure.action,
+        resource_type=failure.resource_type,
+        resource_id=failure.resource_id,
+        resource_name=failure.email,
         result="failure",
-        error_message=reason,
+        error_message=failure.reason,
     )
+
+
+@asynccontextmanager
+async def attempt(state: AppState) -> AsyncIterator[UnitOfWork]:
+    """A write transaction around a credential check (see the module docstring)."""
+    try:
+        async with state.db.write() as uow:
+            yield uow
+    except AttemptFailed as failure:
+        await settle(state, failure)
+        raise failure.error from None
 
 
 async def open_session(
@@ -136,23 +190,31 @@ async def do_login(
     await throttle.check(state.limiter, state.settings.auth, email, actor.ip)
     user = await user_by_email(session, email)
     if user is None or not passwords.verify_password(user.password_hash, password):
-        await _fail(state, actor, email, "auth.login", "bad credentials")
-        raise Unauthorized(BAD_CREDENTIALS)
+        raise failed(Unauthorized(BAD_CREDENTIALS), actor, email, "auth.login", "bad credentials")
     if user.status != "active":
-        await _fail(state, actor, email, "auth.login", f"account {user.status}")
-        raise Forbidden("This account is disabled; ask an administrator")
-    await throttle.succeeded(state.limiter, email, actor.ip)
+        raise failed(
+            Forbidden("This account is disabled; ask an administrator"),
+            actor,
+            email,
+            "auth.login",
+            f"account {user.status}",
+            user_id=user.id,
+        )
     if user.password_hash and passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
     if user.mfa_enabled:
+        # The account's failure count is kept until the second factor is proven too,
+        # so knowing the password does not reset the budget for guessing codes.
         token = tokens.issue(
             state.secret,
             purpose="mfa",
             subject=user.id,
             ttl=state.settings.auth.mfa_token_ttl_seconds,
             cookie="1" if cookie else "0",
+            pv=password_version(user.password_hash),
         )
         return MfaChallenge(token)
+    await throttle.succeeded(state.limiter, email, actor.ip)
     return await open_session(
         session, state, user=user, actor=actor, cookie=cookie, method="password"
     )
@@ -162,34 +224,79 @@ async def do_verify_mfa(
     session: AsyncSession, state: AppState, *, actor: Actor, mfa_token: str, code: str
 ) -> Issued:
     claims = tokens.decode(state.secret, mfa_token, purpose="mfa")
-    user = await session.get(User, uuid.UUID(claims["sub"]))
-    if user is None or user.status != "active" or not user.mfa_enabled or not user.mfa_secret:
+    try:
+        user_id = uuid.UUID(claims["sub"])
+    except (KeyError, ValueError):
+        raise Unauthorized("The token is not valid") from None
+    user = await session.get(User, user_id)
+    if (
+        user is None
+        or user.status != "active"
+        or not user.mfa_enabled
+        or not user.mfa_secret
+        or claims.get("pv") != password_version(user.password_hash)
+    ):
         raise Unauthorized("The sign-in attempt is no longer valid; sign in again")
     await throttle.check(state.limiter, state.settings.auth, user.email, actor.ip)
-    method = await _check_second_factor(session, state, user, code)
+    method = await consume_second_factor(session, state, user, code)
     if method is None:
-        await _fail(state, actor, user.email, "auth.mfa", "bad code")
-        raise Unauthorized("The code is not valid")
+        raise failed(
+            Unauthorized("The code is not valid"), actor, user.email, "auth.mfa", "bad code",
+            user_id=user.id,
+        )
     await throttle.succeeded(state.limiter, user.email, actor.ip)
     return await open_session(
         session, state, user=user, actor=actor, cookie=claims.get("cookie") == "1", method=method
     )
 
 
-async def _check_second_factor(
+def open_mfa_secret(state: AppState, sealed: str | None) -> str:
+    try:
+        return SecretBox(state.secret).open(sealed or "")
+    except ValueError:
+        raise MfaUnreadable() from None
+
+
+async def consume_second_factor(
     session: AsyncSession, state: AppState, user: User, code: str
 ) -> str | None:
-    """'totp' or 'recovery_code' when `code` is good (and consumes it), else None."""
-    secret = SecretBox(state.secret).open(user.mfa_secret or "")
-    step = mfa.matching_step(secret, code, user.mfa_last_counter)
+    """'totp' or 'recovery_code' when `code` is good, else None.
+
+    A good code is consumed with a conditional UPDATE, so two concurrent requests
+    carrying the same code cannot both succeed (the loser matches no row).
+    """
+    step: int | None = None
+    if user.mfa_secret:
+        try:
+            secret = SecretBox(state.secret).open(user.mfa_secret)
+        except ValueError:
+            secret = None  # a recovery code still works
+        if secret is not None:
+            step = mfa.matching_step(secret, code, user.mfa_last_counter)
     if step is not None:
-        user.mfa_last_counter = step
-        return "totp"
-    recovery = await unused_recovery_code(session, user.id, mfa.recovery_code_hash(code))
-    if recovery is not None:
-        recovery.used_at = utcnow()
-        return "recovery_code"
-    return None
+        claimed = await session.execute(
+            update(User)
+            .where(
+                User.id == user.id,
+                or_(User.mfa_last_counter.is_(None), User.mfa_last_counter < step),
+            )
+            .values(mfa_last_counter=step)
+            .execution_options(synchronize_session=False)
+        )
+        if _rowcount(claimed):
+            return "totp"
+        return None
+    used = await session.execute(
+        update(RecoveryCode)
+        .where(
+            RecoveryCode.user_id == user.id,
+            RecoveryCode.code_hash == mfa.recovery_code_hash(code),
+            RecoveryCode.used_at.is_(None),
+        )
+        .values(used_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return "recovery_code" if _rowcount(used) else None
 
 
 async def do_refresh(
@@ -206,8 +313,16 @@ async def do_refresh(
     user = await session.get(User, sess.user_id)
     if user is None or user.status != "active":
         raise Unauthorized("The account is not active")
-    if link.used_at is not None:
-        # A used token came back: it was stolen or replayed. End the whole family.
+    now = utcnow()
+    claimed = await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.id == link.id, RefreshToken.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if not _rowcount(claimed):
+        # A used token came back (or two requests raced with one token): it was
+        # stolen or replayed. End the whole family, and every access token with it.
         await revoke_sessions(session, [sess.id], "refresh_token_reuse")
         await record(
             session,
@@ -220,8 +335,6 @@ async def do_refresh(
             error_message="refresh token reused; session revoked",
         )
         return None
-    now = utcnow()
-    link.used_at = now
     sess.last_used_at = now
     new_raw = new_token(REFRESH_PREFIX)
     session.add(RefreshToken(id=uuid.uuid4(), session_id=sess.id, token_hash=token_hash(new_raw)))
@@ -248,19 +361,19 @@ async def revoke_sessions(session: AsyncSession, session_ids: list[uuid.UUID], r
 
 
 async def do_logout(
-    session: AsyncSession,
-    *,
-    actor: Actor,
-    user_id: uuid.UUID | None,
-    session_id: uuid.UUID | None,
-    refresh_token: str | None = None,
+    session: AsyncSession, *, principal: Principal, refresh_token: str | None = None
 ) -> None:
-    """End the caller's session, and the one a given refresh token belongs to (if theirs)."""
-    ended = [session_id] if session_id is not None else []
+    """End the caller's session, and the one a given refresh token belongs to (if theirs).
+
+    API keys have no session; for them this does nothing.
+    """
+    if principal.api_key_id is not None or principal.user_id is None:
+        return
+    ended = [principal.session_id] if principal.session_id is not None else []
     if refresh_token:
         link = await refresh_token_by_value(session, refresh_token)
         owner = await session.get(Session, link.session_id) if link else None
-        if owner is not None and owner.user_id == user_id:
+        if owner is not None and owner.user_id == principal.user_id:
             ended.append(owner.id)
     if not ended:
         return
@@ -268,9 +381,9 @@ async def do_logout(
     for sid in dict.fromkeys(ended):
         await record(
             session,
-            actor=actor,
+            actor=principal.actor,
             action="auth.logout",
             resource_type="session",
             resource_id=sid,
-            resource_name=actor.email,
+            resource_name=principal.email,
         )

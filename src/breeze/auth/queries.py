@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from fastapi import Request
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from breeze.auth.models import RecoveryCode, RefreshToken, Session
+from breeze.auth.models import PasswordResetToken, RefreshToken, Session
 from breeze.auth.principals import SESSION_COOKIE
 from breeze.auth.schemas import MembershipOut, MeOut
 from breeze.core.errors import Unauthorized
 from breeze.core.principal import Principal
 from breeze.core.security import token_hash
+from breeze.db.base import utcnow
 from breeze.rbac.models import Role
 from breeze.rbac.queries import permissions_of_roles
 from breeze.users.models import User
@@ -25,24 +27,42 @@ async def refresh_token_by_value(session: AsyncSession, raw: str) -> RefreshToke
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def unused_recovery_code(
-    session: AsyncSession, user_id: uuid.UUID, code_hash: str
-) -> RecoveryCode | None:
-    stmt = select(RecoveryCode).where(
-        RecoveryCode.user_id == user_id,
-        RecoveryCode.code_hash == code_hash,
-        RecoveryCode.used_at.is_(None),
-    )
+async def reset_token_by_value(session: AsyncSession, raw: str) -> PasswordResetToken | None:
+    stmt = select(PasswordResetToken).where(PasswordResetToken.token_hash == token_hash(raw))
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def sessions_of(
-    session: AsyncSession, user_id: uuid.UUID, *, active_only: bool = True
+async def active_sessions(
+    session: AsyncSession, user_id: uuid.UUID, *, idle_timeout_seconds: int
 ) -> list[Session]:
-    stmt = select(Session).where(Session.user_id == user_id)
-    if active_only:
-        stmt = stmt.where(Session.revoked_at.is_(None))
-    return list((await session.execute(stmt.order_by(Session.created_at.desc()))).scalars())
+    """A user's sessions that can still be used: not revoked, not expired, and (for
+    console sessions) not idle past the timeout. Newest first."""
+    now = utcnow()
+    idle_cutoff = now - timedelta(seconds=idle_timeout_seconds)
+    stmt = (
+        select(Session)
+        .where(
+            Session.user_id == user_id,
+            Session.revoked_at.is_(None),
+            Session.expires_at > now,
+            or_(Session.kind != "web", Session.last_used_at > idle_cutoff),
+        )
+        .order_by(Session.created_at.desc(), Session.id)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def live_session_of(
+    session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID
+) -> Session | None:
+    """One of the user's sessions, if it is not revoked or expired."""
+    stmt = select(Session).where(
+        Session.id == session_id,
+        Session.user_id == user_id,
+        Session.revoked_at.is_(None),
+        Session.expires_at > utcnow(),
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
 
 
 async def me_of(session: AsyncSession, principal: Principal, request: Request) -> MeOut:

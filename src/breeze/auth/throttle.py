@@ -34,3 +34,31 @@ async def failed(limiter: RateLimiter, cfg: AuthSettings, email: str, ip: str | 
 async def succeeded(limiter: RateLimiter, email: str, ip: str | None) -> None:
     account, _ = _keys(email, ip)
     await limiter.reset(account)
+
+
+# Password-reset requests: every request counts (not only failures), so the
+# mailbox of a victim cannot be flooded and the endpoint cannot be used to spam.
+RESET_WINDOW_SECONDS = 3600
+RESET_MAX_PER_EMAIL = 5
+
+
+async def reset_requested(
+    limiter: RateLimiter, cfg: AuthSettings, email: str, ip: str | None
+) -> None:
+    """Count a password-reset request; 429 when the email or the client asks too often.
+
+    The per-IP budget per hour is the login failure budget per IP.
+    """
+    limits = (
+        (f"reset:acct:{email.strip().lower()}", RESET_MAX_PER_EMAIL),
+        (f"reset:ip:{ip or 'unknown'}", cfg.login_max_failures_per_ip),
+    )
+    wait = 0
+    for key, limit in limits:
+        wait = max(wait, await limiter.blocked_for(key, limit, RESET_WINDOW_SECONDS))
+    if wait:
+        raise TooManyRequests(
+            f"Too many password-reset requests; try again in {wait} seconds", retry_after=wait
+        )
+    for key, _ in limits:
+        await limiter.hit(key, RESET_WINDOW_SECONDS)

@@ -25,21 +25,33 @@ class BodySizeLimit:
             if too_big:
                 await self._reject(scope, receive, send)
                 return
+        # Without a trustworthy length, read the body (up to the limit) before the
+        # app sees it, so an oversized stream is refused rather than half-parsed.
+        chunks: list[bytes] = []
         received = 0
-
-        async def _receive() -> Message:
-            nonlocal received
+        more = True
+        while more:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _TooLarge
-            return message
+            if message["type"] != "http.request":
+                break
+            body = message.get("body", b"")
+            received += len(body)
+            if received > self.max_bytes:
+                await self._reject(scope, receive, send)
+                return
+            chunks.append(body)
+            more = message.get("more_body", False)
+        buffered = b"".join(chunks)
+        replayed = False
 
-        try:
-            await self.app(scope, _receive, send)
-        except _TooLarge:
-            await self._reject(scope, receive, send)
+        async def _replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": buffered, "more_body": False}
+            return await receive()
+
+        await self.app(scope, _replay, send)
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem(
@@ -49,7 +61,3 @@ class BodySizeLimit:
             "payload_too_large",
         )
         await response(scope, receive, send)
-
-
-class _TooLarge(Exception):
-    pass

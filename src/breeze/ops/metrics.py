@@ -15,6 +15,21 @@ LATENCY = Histogram(
 )
 
 
+def route_template(scope: Scope) -> str:
+    """The matched route's full template, e.g. /api/v1/orgs/{org_id}.
+
+    Nested routers leave only the innermost (relative) template in the scope; the
+    prefix is the same number of leading segments of the real path.
+    """
+    relative = getattr(scope.get("route"), "path", None)
+    if not relative:
+        return "unmatched"
+    path_parts = scope["path"].rstrip("/").split("/")
+    tail = relative.rstrip("/").split("/")[1:]
+    prefix = "/".join(path_parts[: len(path_parts) - len(tail)]) if tail else scope["path"]
+    return prefix.rstrip("/") + "/" + "/".join(tail) if tail else relative
+
+
 class MetricsMiddleware:
     """Counts requests by route template (not raw path, to bound label cardinality)."""
 
@@ -37,7 +52,6 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, _send)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            template = route_template(scope)
             REQUESTS.labels(scope["method"], template, str(status)).inc()
             LATENCY.labels(scope["method"], template).observe(time.perf_counter() - start)

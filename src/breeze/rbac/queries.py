@@ -5,14 +5,20 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from breeze.core.errors import NotFound
+from breeze.core.errors import InvalidInput
 from breeze.core.pagination import Filter, ListParams, ListSpec, paginate
 from breeze.core.principal import Principal, restrict
+from breeze.rbac.catalog import BUILTIN_BY_KEY
+from breeze.rbac.errors import RoleNotFound
 from breeze.rbac.models import Permission, Role, RolePermission
+from breeze.rbac.schemas import PermissionOut, RoleOut
+from breeze.tenancy import queries as tenancy
+from breeze.tenancy.errors import OrgNotFound, PartnerNotFound
 
 
 async def permissions_of_roles(
@@ -46,8 +52,22 @@ async def all_permissions(session: AsyncSession) -> list[Permission]:
 
 
 def visible_roles(principal: Principal, permission: str = "roles:read") -> Select[tuple[Role]]:
-    """Built-in roles are visible to everyone; custom roles through restrict()."""
-    return restrict(select(Role), principal, permission, Role, shared=Role.is_system)
+    """Built-in roles are visible to everyone; custom roles through restrict().
+
+    Members of an organization also see the organization-scope roles their partner
+    defines for all of its organizations (partner-owned, no org), as they may assign them.
+    """
+    shared: list[ColumnElement[bool]] = [Role.is_system]
+    partners = {g.partner_id for g in principal.org_grants if permission in g.permissions}
+    if partners:
+        shared.append(
+            and_(
+                Role.scope == "organization",
+                Role.org_id.is_(None),
+                Role.partner_id.in_(partners),
+            )
+        )
+    return restrict(select(Role), principal, permission, Role, shared=or_(*shared))
 
 
 ROLE_LIST = ListSpec(
@@ -76,5 +96,100 @@ async def get_role(
         await session.execute(visible_roles(principal, permission).where(Role.id == role_id))
     ).scalar_one_or_none()
     if role is None:
-        raise NotFound("Role not found")
+        raise RoleNotFound()
     return role
+
+
+async def role_by_id(session: AsyncSession, role_id: uuid.UUID) -> Role | None:
+    """A role by id, unscoped: callers check it may be assigned where they use it."""
+    return await session.get(Role, role_id)
+
+
+async def role_names(session: AsyncSession, role_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+    ids = set(role_ids)
+    if not ids:
+        return {}
+    rows = await session.execute(select(Role.id, Role.name).where(Role.id.in_(ids)))
+    return dict(rows.tuples().all())
+
+
+async def role_views(session: AsyncSession, roles: list[Role]) -> list[RoleOut]:
+    perms = await permissions_of_roles(session, [r.id for r in roles])
+    return [RoleOut.of(r, perms.get(r.id, frozenset())) for r in roles]
+
+
+async def catalog(session: AsyncSession) -> list[PermissionOut]:
+    return [
+        PermissionOut(
+            resource=p.resource,
+            action=p.action,
+            name=f"{p.resource}:{p.action}",
+            description=p.description,
+        )
+        for p in await all_permissions(session)
+    ]
+
+
+async def role_name_taken(
+    session: AsyncSession,
+    name: str,
+    *,
+    partner_id: uuid.UUID | None,
+    org_id: uuid.UUID | None,
+    except_id: uuid.UUID | None = None,
+) -> bool:
+    """Is `name` (case-insensitive) used by another role of this owner or a built-in role?"""
+    if name.lower() in {n.lower() for n in BUILTIN_BY_KEY}:
+        return True
+    owner = Role.org_id == org_id if org_id is not None else Role.org_id.is_(None)
+    stmt = select(Role.id).where(
+        func.lower(Role.name) == name.lower(), Role.partner_id == partner_id, owner
+    )
+    if except_id is not None:
+        stmt = stmt.where(Role.id != except_id)
+    return (await session.execute(stmt.limit(1))).first() is not None
+
+
+@dataclass(frozen=True)
+class Place:
+    """A spot in the tenant tree: a partner, or an organization of a partner."""
+
+    partner_id: uuid.UUID
+    org_id: uuid.UUID | None
+    name: str
+
+
+async def visible_place(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    partner_id: uuid.UUID | None,
+    org_id: uuid.UUID | None,
+    via: tuple[str, ...] = (),
+) -> Place:
+    """The partner XOR organization a request names, if the principal can see it.
+
+    Seen means partners:read / orgs:read there, or one of the `via` permissions
+    (e.g. users:read); otherwise 404, as for any other tenant's row.
+    """
+    if (partner_id is None) == (org_id is None):
+        raise InvalidInput(
+            "Give exactly one of partner_id and org_id",
+            field="org_id" if partner_id is not None else "partner_id",
+        )
+    if org_id is not None:
+        for permission in ("orgs:read", *via):
+            try:
+                org = await tenancy.get_org(session, principal, org_id, permission)
+            except OrgNotFound:
+                continue
+            return Place(org.partner_id, org.id, org.name)
+        raise OrgNotFound()
+    assert partner_id is not None
+    for permission in ("partners:read", *via):
+        try:
+            partner = await tenancy.get_partner(session, principal, partner_id, permission)
+        except PartnerNotFound:
+            continue
+        return Place(partner.id, None, partner.name)
+    raise PartnerNotFound()

@@ -1,42 +1,59 @@
-"""Reads of users and memberships."""
+"""Reads of users, memberships and invitations."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from breeze.core.errors import NotFound
 from breeze.core.pagination import Filter, ListParams, ListSpec, paginate
 from breeze.core.principal import Principal, restrict
-from breeze.tenancy.models import Organization, Partner
-from breeze.users.models import OrganizationUser, PartnerUser, User
+from breeze.rbac.queries import role_names
+from breeze.tenancy.models import Organization, Partner, Site
+from breeze.users.errors import UserNotFound
+from breeze.users.models import Invitation, OrganizationUser, PartnerUser, User
+from breeze.users.schemas import MembershipOut, UserOut
 
 
 @dataclass(frozen=True)
 class Memberships:
-    partner: list[PartnerUser]
-    org: list[OrganizationUser]
+    partner: list[PartnerUser] = field(default_factory=list)
+    org: list[OrganizationUser] = field(default_factory=list)
+
+    @property
+    def all(self) -> list[PartnerUser | OrganizationUser]:
+        return [*self.partner, *self.org]
+
+
+def _live_partner_members(*what: Any) -> Select[Any]:
+    return (
+        select(*what)
+        .join(Partner, Partner.id == PartnerUser.partner_id)
+        .where(Partner.deleted_at.is_(None))
+    )
+
+
+def _live_org_members(*what: Any) -> Select[Any]:
+    return (
+        select(*what)
+        .join(Organization, Organization.id == OrganizationUser.org_id)
+        .join(Partner, Partner.id == Organization.partner_id)
+        .where(Organization.deleted_at.is_(None), Partner.deleted_at.is_(None))
+    )
 
 
 async def live_memberships(session: AsyncSession, user_id: uuid.UUID) -> Memberships:
     """A user's memberships in partners and organizations that are not deleted."""
     partner_rows = await session.execute(
-        select(PartnerUser)
-        .join(Partner, Partner.id == PartnerUser.partner_id)
-        .where(PartnerUser.user_id == user_id, Partner.deleted_at.is_(None))
+        _live_partner_members(PartnerUser).where(PartnerUser.user_id == user_id)
     )
     org_rows = await session.execute(
-        select(OrganizationUser)
-        .join(Organization, Organization.id == OrganizationUser.org_id)
-        .join(Partner, Partner.id == Organization.partner_id)
-        .where(
-            OrganizationUser.user_id == user_id,
-            Organization.deleted_at.is_(None),
-            Partner.deleted_at.is_(None),
-        )
+        _live_org_members(OrganizationUser).where(OrganizationUser.user_id == user_id)
     )
     return Memberships(list(partner_rows.scalars()), list(org_rows.scalars()))
 
@@ -51,11 +68,25 @@ async def user_by_id(session: AsyncSession, user_id: uuid.UUID) -> User | None:
 
 
 def visible_user_ids(
-    principal: Principal, permission: str = "users:read"
+    principal: Principal,
+    permission: str = "users:read",
+    *,
+    partner_id: uuid.UUID | None = None,
+    org_id: uuid.UUID | None = None,
 ) -> Select[tuple[uuid.UUID]]:
-    """Ids of users holding a membership the principal may `permission`."""
-    via_partner = restrict(select(PartnerUser.user_id), principal, permission, PartnerUser)
-    via_org = restrict(select(OrganizationUser.user_id), principal, permission, OrganizationUser)
+    """Ids of users holding a live membership the principal may `permission`,
+    optionally only in one partner's tree or one organization."""
+    via_org = restrict(
+        _live_org_members(OrganizationUser.user_id), principal, permission, OrganizationUser
+    )
+    if org_id is not None:
+        return via_org.where(OrganizationUser.org_id == org_id)
+    via_partner = restrict(
+        _live_partner_members(PartnerUser.user_id), principal, permission, PartnerUser
+    )
+    if partner_id is not None:
+        via_partner = via_partner.where(PartnerUser.partner_id == partner_id)
+        via_org = via_org.where(OrganizationUser.partner_id == partner_id)
     return via_partner.union(via_org)  # type: ignore[return-value]
 
 
@@ -70,13 +101,14 @@ USER_LIST = ListSpec(
     default_sort="email",
     searchable=(User.email, User.name),
     filters={"status": Filter(User.status)},
+    time_column=User.created_at,
 )
 
 
 def _scoped_users(principal: Principal, permission: str) -> Select[tuple[User]]:
     stmt = select(User)
     if principal.is_platform_admin:
-        return stmt
+        return stmt  # platform administrators see every account
     return stmt.where(User.id.in_(visible_user_ids(principal, permission)))
 
 
@@ -89,14 +121,9 @@ async def list_users(
     org_id: uuid.UUID | None = None,
 ) -> tuple[list[User], int]:
     stmt = _scoped_users(principal, "users:read")
-    if partner_id is not None:
-        stmt = stmt.where(
-            User.id.in_(select(PartnerUser.user_id).where(PartnerUser.partner_id == partner_id))
-        )
-    if org_id is not None:
-        stmt = stmt.where(
-            User.id.in_(select(OrganizationUser.user_id).where(OrganizationUser.org_id == org_id))
-        )
+    if partner_id is not None or org_id is not None:
+        members = visible_user_ids(principal, partner_id=partner_id, org_id=org_id)
+        stmt = stmt.where(User.id.in_(members))
     return await paginate(session, stmt, params, USER_LIST, User.id)
 
 
@@ -106,23 +133,139 @@ async def get_user(
     stmt = _scoped_users(principal, permission).where(User.id == user_id)
     user = (await session.execute(stmt)).scalar_one_or_none()
     if user is None:
-        raise NotFound("User not found")
+        raise UserNotFound()
     return user
 
 
 async def memberships_visible(
-    session: AsyncSession, principal: Principal, user_id: uuid.UUID
-) -> Memberships:
-    """The memberships of a user that the principal may see."""
-    p_stmt = restrict(select(PartnerUser), principal, "users:read", PartnerUser).where(
-        PartnerUser.user_id == user_id
+    session: AsyncSession, principal: Principal, user_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, Memberships]:
+    """The live memberships of these users that the principal may see."""
+    ids = set(user_ids)
+    found: dict[uuid.UUID, Memberships] = defaultdict(Memberships)
+    if not ids:
+        return found
+    p_stmt = restrict(
+        _live_partner_members(PartnerUser), principal, "users:read", PartnerUser
+    ).where(PartnerUser.user_id.in_(ids))
+    o_stmt = restrict(
+        _live_org_members(OrganizationUser), principal, "users:read", OrganizationUser
+    ).where(OrganizationUser.user_id.in_(ids))
+    for pu in (await session.execute(p_stmt.order_by(PartnerUser.created_at))).scalars():
+        found[pu.user_id].partner.append(pu)
+    for ou in (await session.execute(o_stmt.order_by(OrganizationUser.created_at))).scalars():
+        found[ou.user_id].org.append(ou)
+    return found
+
+
+async def membership_at(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    *,
+    partner_id: uuid.UUID,
+    org_id: uuid.UUID | None,
+) -> PartnerUser | OrganizationUser | None:
+    """The user's membership at exactly this place (partner level when org_id is None)."""
+    stmt: Select[Any]
+    if org_id is None:
+        stmt = select(PartnerUser).where(
+            PartnerUser.user_id == user_id, PartnerUser.partner_id == partner_id
+        )
+    else:
+        stmt = select(OrganizationUser).where(
+            OrganizationUser.user_id == user_id, OrganizationUser.org_id == org_id
+        )
+    row: PartnerUser | OrganizationUser | None = (await session.execute(stmt)).scalar_one_or_none()
+    return row
+
+
+async def count_role_members(session: AsyncSession, role_id: uuid.UUID) -> int:
+    """How many memberships (in any tenant, deleted or not) hold this role."""
+    total = 0
+    for model in (PartnerUser, OrganizationUser):
+        stmt = select(func.count()).select_from(model).where(model.role_id == role_id)
+        total += int((await session.execute(stmt)).scalar_one())
+    return total
+
+
+async def live_org_ids(
+    session: AsyncSession, partner_id: uuid.UUID, ids: Iterable[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of `ids` are live organizations of this partner."""
+    stmt = select(Organization.id).where(
+        Organization.partner_id == partner_id,
+        Organization.id.in_(set(ids)),
+        Organization.deleted_at.is_(None),
     )
-    o_stmt = restrict(select(OrganizationUser), principal, "users:read", OrganizationUser).where(
-        OrganizationUser.user_id == user_id
+    return set((await session.execute(stmt)).scalars())
+
+
+async def live_site_ids(
+    session: AsyncSession, org_id: uuid.UUID, ids: Iterable[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of `ids` are live sites of this organization."""
+    stmt = select(Site.id).where(
+        Site.org_id == org_id, Site.id.in_(set(ids)), Site.deleted_at.is_(None)
     )
-    partner = list((await session.execute(p_stmt)).scalars())
-    org = list((await session.execute(o_stmt)).scalars())
-    return Memberships(partner, org)
+    return set((await session.execute(stmt)).scalars())
+
+
+async def invitation_by_hash(session: AsyncSession, hashed: str) -> Invitation | None:
+    stmt = select(Invitation).where(Invitation.token_hash == hashed)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+def _ids(raw: list[Any] | None) -> list[uuid.UUID] | None:
+    return None if raw is None else [uuid.UUID(str(v)) for v in raw]
+
+
+def membership_out(m: PartnerUser | OrganizationUser, role_name: str) -> MembershipOut:
+    if isinstance(m, PartnerUser):
+        return MembershipOut(
+            kind="partner",
+            partner_id=m.partner_id,
+            org_id=None,
+            role_id=m.role_id,
+            role_name=role_name,
+            org_access=m.org_access,  # type: ignore[arg-type]
+            org_ids=_ids(m.org_ids) or [],
+        )
+    return MembershipOut(
+        kind="organization",
+        partner_id=m.partner_id,
+        org_id=m.org_id,
+        role_id=m.role_id,
+        role_name=role_name,
+        site_ids=_ids(m.site_ids),
+    )
+
+
+async def user_views(
+    session: AsyncSession, principal: Principal, users: list[User]
+) -> list[UserOut]:
+    """Users as the principal sees them: with the memberships they may see."""
+    members = await memberships_visible(session, principal, [u.id for u in users])
+    role_ids = {m.role_id for ms in members.values() for m in ms.all}
+    names = await role_names(session, role_ids)
+    return [
+        UserOut(
+            id=u.id,
+            email=u.email,
+            name=u.name,
+            status=u.status,
+            mfa_enabled=u.mfa_enabled,
+            last_login_at=u.last_login_at,
+            created_at=u.created_at,
+            memberships=[
+                membership_out(m, names.get(m.role_id, "")) for m in members[u.id].all
+            ],
+        )
+        for u in users
+    ]
+
+
+async def user_view(session: AsyncSession, principal: Principal, user: User) -> UserOut:
+    return (await user_views(session, principal, [user]))[0]
 
 
 async def count_platform_admins(session: AsyncSession) -> int:

@@ -1,0 +1,46 @@
+# Breeze: `make run` starts it, `make test` proves it. Both install what is missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PG_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
+
+.PHONY: run test lint typecheck test-sqlite test-postgres install clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Breeze needs Python 3.11 or newer"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/breeze demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test-sqlite: $(STAMP)
+	$(BIN)/pytest -q
+
+# PostgreSQL is mandatory in CI (CI=true); elsewhere it runs when reachable.
+test-postgres: $(STAMP)
+	@if $(BIN)/python scripts/pg_available.py "$(PG_URL)"; then \
+		BREEZE_TEST_DATABASE_URL="$(PG_URL)" $(BIN)/pytest -q; \
+	elif [ -n "$$CI" ]; then \
+		echo "PostgreSQL is required in CI but not reachable at $(PG_URL)"; exit 1; \
+	else \
+		echo "SKIPPED: PostgreSQL run (nothing reachable at $(PG_URL); start PostgreSQL to include it)"; \
+	fi
+
+test: lint typecheck test-sqlite test-postgres
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
