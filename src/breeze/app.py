@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from breeze import __version__
-from breeze.core.handlers import install_error_handlers
+from breeze.core.handlers import UnexpectedErrors, install_error_handlers
 from breeze.core.limits import BodySizeLimit
 from breeze.core.ratelimit import create_limiter
 from breeze.core.state import AppState
@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(ops_router)
     app.include_router(api_router())
+    app.add_middleware(UnexpectedErrors)  # innermost: last resort inside the app
     app.add_middleware(BodySizeLimit, max_bytes=settings.server.max_body_bytes)
     app.add_middleware(MetricsMiddleware)
     return app

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 from typing import Annotated
 
 import typer
@@ -155,12 +154,15 @@ def demo(
     url = f"http://{settings.server.host}:{port or settings.server.port}"
     console.rule("[bold]Breeze is starting")
     if result.created:
-        console.print(f"Administrator: [bold]{result.email}[/bold]  "
-                      f"password: [bold]{result.password}[/bold]")
+        console.print(
+            f"Administrator: [bold]{result.email}[/bold]  password: [bold]{result.password}[/bold]"
+        )
         console.print(f"(also saved in {result.credentials_file}, readable only by you)")
     else:
-        console.print(f"Existing data in {settings.data_dir}; sign in with your account "
-                      f"(demo credentials, if any: {result.credentials_file})")
+        console.print(
+            f"Existing data in {settings.data_dir}; sign in with your account "
+            f"(demo credentials, if any: {result.credentials_file})"
+        )
     console.print(f"API and its documentation: {url}/api/v1/docs")
     console.print(f"Health: {url}/health   Metrics: {url}/metrics")
     server(host=None, port=port)
@@ -171,4 +173,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

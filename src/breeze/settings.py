@@ -89,7 +89,8 @@ class Settings(BaseSettings):
     )
 
     env: Literal["development", "production", "test"] = Field(
-        "development", description="development, test or production; production refuses default secrets."
+        "development",
+        description="development, test or production; production refuses default secrets.",
     )
     data_dir: Path = Field(
         Path("./data"), description="Directory for the SQLite file, keys and local state."

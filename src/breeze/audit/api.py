@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
 from breeze.audit import queries
+from breeze.audit.actions import record_alone
 from breeze.audit.errors import UnsupportedFormat, VerifyForbidden
 from breeze.audit.models import AuditLog
 from breeze.audit.queries import AuditFilters
@@ -76,6 +77,19 @@ async def export_logs(
     if fmt not in MEDIA_TYPES:
         raise UnsupportedFormat(fmt)
     queries.require_export(ctx.principal)
+    # Exporting the log is itself an audited act (in its own transaction: the export
+    # streams after this request's work is done).
+    await record_alone(
+        ctx.state.db,
+        actor=ctx.actor,
+        action="audit.export",
+        resource_type="audit_log",
+        details={
+            "format": fmt,
+            "q": params.q,
+            "filters": {k: [str(v) for v in vals] for k, vals in params.filters.items()},
+        },
+    )
     batches = queries.export_rows(ctx.read, ctx.principal, params, filters)
     body = _csv(batches) if fmt == "csv" else _json(batches)
     filename = f"breeze-audit-{utcnow().strftime('%Y%m%dT%H%M%SZ')}.{fmt}"

@@ -8,9 +8,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from breeze.core.errors import BreezeError
+from breeze.core.errors import BreezeError, Forbidden
 
 log = logging.getLogger("breeze.errors")
 PROBLEM = "application/problem+json"
@@ -44,8 +46,10 @@ def _location(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts)
 
 
-async def _breeze_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _breeze_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, BreezeError)
+    if isinstance(exc, Forbidden):
+        await _record_denied(request, exc)
     errors = [{"field": p.field, "message": p.message} for p in exc.problems]
     return problem(exc.status, exc.title, exc.detail, exc.code, errors, exc.headers)
 
@@ -70,13 +74,92 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     return problem(exc.status_code, title, str(exc.detail), code, headers=headers)
 
 
+async def _data_error(request: Request, exc: Exception) -> JSONResponse:
+    # The database refused a value the schema let through (a NUL character in text on
+    # PostgreSQL, an integer beyond 32 bits...). The transaction has rolled back.
+    log.info("database refused a value on %s %s: %s", request.method, request.url.path, exc)
+    return problem(
+        422,
+        "Invalid input",
+        "A value cannot be stored: text must not contain NUL characters and "
+        "numbers must be within range",
+        "invalid_input",
+    )
+
+
+async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
+    log.info("integrity error on %s %s: %s", request.method, request.url.path, exc)
+    return problem(
+        409, "Conflict", "The change conflicts with existing data; reload and retry", "conflict"
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(500, "Internal error", "An unexpected error occurred", "internal_error")
+
+
+async def _record_denied(request: Request, exc: Forbidden) -> None:
+    """A refused attempt by a signed-in principal is worth an audit row (result=denied)."""
+    from breeze.audit.actions import record_alone
+    from breeze.core.principal import Principal
+
+    principal = getattr(request.state, "principal", None)
+    state = getattr(request.app.state, "breeze", None)
+    if not isinstance(principal, Principal) or state is None:
+        return
+    try:
+        await record_alone(
+            state.db,
+            actor=principal.actor,
+            action="access.denied",
+            details={"method": request.method, "path": request.url.path},
+            result="denied",
+            error_message=exc.detail,
+        )
+    except Exception:  # the refusal must still reach the caller
+        log.exception("could not record a denied attempt")
 
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(BreezeError, _breeze_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DataError, _data_error)
+    app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(Exception, _unexpected)
+
+
+class UnexpectedErrors:
+    """Answer an unhandled exception with a problem+json 500 and keep the connection.
+
+    Starlette's outermost error middleware re-raises after answering, which makes the
+    server drop the keep-alive connection; catching here keeps the client's next
+    request working.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def _send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, _send)
+        except Exception:
+            if started:
+                raise
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            response = problem(
+                500, "Internal error", "An unexpected error occurred", "internal_error"
+            )
+            await response(scope, receive, send)

@@ -1,10 +1,34 @@
-"""Request body size limit: 413 before a large body is read into memory."""
+"""Request body checks before the app runs: size limit (413) and NUL characters (422)."""
 
 from __future__ import annotations
+
+import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from breeze.core.handlers import problem
+
+# NUL cannot be stored in PostgreSQL text and has no business in RMM data; refusing
+# it here gives the same 422 on every backend. The JSON pattern matches the escape
+# \u0000 only when its backslash is not itself escaped.
+_NUL_JSON = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+_NUL_QUERY = re.compile(rb"%00")
+
+
+async def _refuse_nul(scope: Scope, receive: Receive, send: Send) -> None:
+    response = problem(
+        422, "Invalid input", "Text must not contain NUL (\\u0000) characters", "invalid_input"
+    )
+    await response(scope, receive, send)
+
+
+def _has_nul(content_type: bytes, body: bytes) -> bool:
+    """NUL in a JSON or form body (binary uploads may carry any byte)."""
+    if b"json" in content_type:
+        return b"\x00" in body or _NUL_JSON.search(body) is not None
+    if content_type.startswith(b"application/x-www-form-urlencoded"):
+        return _NUL_QUERY.search(body) is not None
+    return False
 
 
 class BodySizeLimit:
@@ -16,6 +40,9 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if _NUL_QUERY.search(scope.get("query_string", b"")) or "\x00" in scope["path"]:
+            await _refuse_nul(scope, receive, send)
+            return
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None:
             try:
@@ -25,8 +52,8 @@ class BodySizeLimit:
             if too_big:
                 await self._reject(scope, receive, send)
                 return
-        # Without a trustworthy length, read the body (up to the limit) before the
-        # app sees it, so an oversized stream is refused rather than half-parsed.
+        # Read the body (up to the limit) before the app sees it, so an oversized
+        # stream is refused rather than half-parsed, and text can be checked for NUL.
         chunks: list[bytes] = []
         received = 0
         more = True
@@ -42,6 +69,9 @@ class BodySizeLimit:
             chunks.append(body)
             more = message.get("more_body", False)
         buffered = b"".join(chunks)
+        if _has_nul(dict(scope.get("headers", [])).get(b"content-type", b""), buffered):
+            await _refuse_nul(scope, receive, send)
+            return
         replayed = False
 
         async def _replay() -> Message:

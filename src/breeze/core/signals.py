@@ -17,11 +17,11 @@ def wake(name: str) -> None:
     _event(name).set()
 
 
-async def wait(name: str, timeout: float) -> None:
-    """Return when `name` is woken or `timeout` passes."""
+async def wait(name: str, seconds: float) -> None:
+    """Return when `name` is woken or `seconds` pass."""
     event = _event(name)
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(event.wait(), timeout)
+        await asyncio.wait_for(event.wait(), seconds)
     event.clear()
 
 

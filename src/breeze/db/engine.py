@@ -81,6 +81,10 @@ class UnitOfWork:
 
 
 def create_database(settings: Settings) -> Database:
+    # Foreign-key columns take their type from the table they point at, so every
+    # model must be known before rows are read (else UUIDs come back as strings).
+    import breeze.db.models  # noqa: F401
+
     url = settings.resolved_database_url
     if url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)

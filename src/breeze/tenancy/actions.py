@@ -127,11 +127,9 @@ async def do_create_org(
 ) -> Organization:
     partner = await queries.get_partner_for_child(session, actor, data.partner_id)
     actor.require("orgs:write", partner_id=partner.id)
-    if partner.max_organizations is not None:
-        if await queries.count_live_orgs(session, partner.id) >= partner.max_organizations:
-            raise LimitReached(
-                f"The partner's plan allows {partner.max_organizations} organization(s)"
-            )
+    limit = partner.max_organizations
+    if limit is not None and await queries.count_live_orgs(session, partner.id) >= limit:
+        raise LimitReached(f"The partner's plan allows {limit} organization(s)")
     slug = await _free_slug(session, Organization, data.slug, data.name, partner_id=partner.id)
     org = Organization(id=uuid.uuid4(), **data.model_dump(exclude={"slug"}), slug=slug)
     session.add(org)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 from breeze.core.patch import SLUG_PATTERN
 
 Name = Field(min_length=1, max_length=200)
+MAX_INT32 = 2_147_483_647
 PartnerType = Literal["msp", "enterprise", "internal"]
 Plan = Literal["free", "pro", "enterprise", "unlimited"]
 OrgType = Literal["customer", "internal"]
@@ -26,8 +27,8 @@ class PartnerCreate(Input):
     slug: str | None = Field(None, pattern=SLUG_PATTERN)
     type: PartnerType = "msp"
     plan: Plan = "free"
-    max_organizations: int | None = Field(None, ge=0)
-    max_devices: int | None = Field(None, ge=0)
+    max_organizations: int | None = Field(None, ge=0, le=MAX_INT32)
+    max_devices: int | None = Field(None, ge=0, le=MAX_INT32)
     settings: dict[str, Any] = Field(default_factory=dict)
     billing_email: EmailStr | None = None
 
@@ -37,8 +38,8 @@ class PartnerUpdate(Input):
     slug: str | None = Field(None, pattern=SLUG_PATTERN)
     type: PartnerType | None = None
     plan: Plan | None = None
-    max_organizations: int | None = Field(None, ge=0)
-    max_devices: int | None = Field(None, ge=0)
+    max_organizations: int | None = Field(None, ge=0, le=MAX_INT32)
+    max_devices: int | None = Field(None, ge=0, le=MAX_INT32)
     settings: dict[str, Any] | None = None
     billing_email: EmailStr | None = None
 
@@ -76,7 +77,7 @@ class OrgCreate(_ContractDates):
     slug: str | None = Field(None, pattern=SLUG_PATTERN)
     type: OrgType = "customer"
     status: OrgStatus = "active"
-    max_devices: int | None = Field(None, ge=0)
+    max_devices: int | None = Field(None, ge=0, le=MAX_INT32)
     settings: dict[str, Any] = Field(default_factory=dict)
     billing_contact: dict[str, Any] = Field(default_factory=dict)
 
@@ -86,7 +87,7 @@ class OrgUpdate(_ContractDates):
     slug: str | None = Field(None, pattern=SLUG_PATTERN)
     type: OrgType | None = None
     status: OrgStatus | None = None
-    max_devices: int | None = Field(None, ge=0)
+    max_devices: int | None = Field(None, ge=0, le=MAX_INT32)
     settings: dict[str, Any] | None = None
     billing_contact: dict[str, Any] | None = None
 

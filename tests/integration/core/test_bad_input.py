@@ -51,7 +51,9 @@ def test_oversized_chunked_body_is_413(admin: httpx.Client) -> None:
             yield b"y" * 65536
         yield b'"}'
 
-    r = admin.post("/api/v1/partners", content=chunks(), headers={"content-type": "application/json"})
+    r = admin.post(
+        "/api/v1/partners", content=chunks(), headers={"content-type": "application/json"}
+    )
     _problem(r, 413)
 
 
@@ -71,3 +73,30 @@ def test_null_for_a_required_field_is_rejected(admin: httpx.Client) -> None:
     partner = make_partner(admin)
     body = _problem(admin.patch(f"/api/v1/partners/{partner['id']}", json={"name": None}), 422)
     assert body["errors"][0]["field"] == "name"  # type: ignore[index]
+
+
+def test_nul_characters_and_huge_numbers_are_4xx_on_every_backend(admin: httpx.Client) -> None:
+    _problem(admin.post("/api/v1/partners", json={"name": "nul\u0000name"}), 422)
+    _problem(admin.get("/api/v1/orgs", params={"q": "a\x00b"}), 422)
+    _problem(
+        admin.patch(
+            "/api/v1/partners/00000000-0000-0000-0000-000000000000",
+            json={"settings": {"k": "v\u0000"}},
+        ),
+        422,
+    )
+    body = _problem(
+        admin.post("/api/v1/partners", json={"name": unique_name(), "max_devices": 2**40}), 422
+    )
+    assert body["errors"][0]["field"] == "max_devices"  # type: ignore[index]
+    # an escaped backslash followed by "u0000" is ordinary text
+    created = ok(admin.post("/api/v1/partners", json={"name": unique_name() + "\\u0000"}), 201)
+    assert created["name"].endswith("\\u0000")
+    # the connection survives and later requests work
+    ok(admin.get("/api/v1/partners"))
+
+
+def unique_name() -> str:
+    import uuid
+
+    return f"big-{uuid.uuid4().hex[:8]}"

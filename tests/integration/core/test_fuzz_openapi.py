@@ -53,15 +53,19 @@ def test_no_input_causes_a_server_error(
         operations += 1
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=10, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=10, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        )
         def run(case: schemathesis.Case) -> None:
             response = case.call(base_url=fuzz_server.url, headers=headers, timeout=30)
             problem_json = response.headers.get("content-type", "").startswith(
-                "application/problem+json")
+                "application/problem+json"
+            )
             if response.status_code >= 500 or (response.status_code >= 400 and not problem_json):
-                failures.append(f"{case.method} {case.formatted_path} -> "
-                                f"{response.status_code}: {response.text[:300]}")
+                failures.append(
+                    f"{case.method} {case.formatted_path} -> "
+                    f"{response.status_code}: {response.text[:300]}"
+                )
 
         run()
     assert operations > 20
