@@ -12,8 +12,10 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import breeze.db.models  # noqa: F401  (complete metadata: FK columns get their real types)
 from breeze.audit.chain import GENESIS, checksum
 from breeze.audit.models import AuditLog
 from breeze.db.engine import create_database
@@ -88,6 +90,9 @@ async def verify_chain_cli(settings: Settings) -> tuple[bool, str]:
     try:
         async with db.read() as session:
             result = await verify_chain(session)
+    except SQLAlchemyError as exc:
+        reason = str(exc.orig if isinstance(exc, DBAPIError) else exc).splitlines()[0]
+        return False, f"cannot read the audit log ({reason}); is the database migrated?"
     finally:
         await db.dispose()
     return result.ok, result.message

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,26 +12,12 @@ from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.sql import Executable
 
-from breeze.audit.actions import record
 from breeze.audit.chain import GENESIS
 from breeze.audit.models import AuditLog
-from breeze.audit.verify import VerifyResult, verify_chain
-from breeze.core.principal import SYSTEM_ACTOR
+from breeze.audit.verify import VerifyResult, verify_chain, verify_chain_cli
 from breeze.db.models import Base
-
-ROWS = 12
-
-
-@pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    eng = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'audit.db'}")
-    async with eng.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)
-    async with AsyncSession(eng) as s, s.begin():
-        for i in range(ROWS):
-            await record(s, actor=SYSTEM_ACTOR, action=f"test.step{i}", details={"i": i})
-    yield eng
-    await eng.dispose()
+from breeze.settings import Settings
+from tests.unit.audit.conftest import ROWS
 
 
 async def _verify(engine: AsyncEngine, batch_size: int = 5) -> VerifyResult:
@@ -123,3 +111,42 @@ async def test_a_rewritten_row_with_a_recomputed_checksum_breaks_the_next_link(
     assert not result.ok
     assert result.first_bad_seq == 4
     assert "seq 3" in result.reason
+
+
+def test_verify_alone_reads_foreign_keys_as_uuids() -> None:
+    """`breeze audit verify` imports only this module: the tenant columns (foreign keys)
+    must still come back as UUIDs, or every row with a partner looks tampered."""
+    code = (
+        "from breeze.audit.verify import verify_chain\n"
+        "from breeze.audit.models import AuditLog\n"
+        "cols = AuditLog.__table__.c\n"
+        "print(type(cols.partner_id.type).__name__, type(cols.org_id.type).__name__)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["Uuid", "Uuid"]
+
+
+def _settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url: str | None) -> Settings:
+    for key in list(os.environ):
+        if key.startswith("BREEZE_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("BREEZE_DATA_DIR", str(tmp_path))
+    if url:
+        monkeypatch.setenv("BREEZE_DATABASE_URL", url)
+    return Settings()
+
+
+async def test_cli_entry_point_reports_intact_and_unreadable_chains(
+    engine: AsyncEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = _settings(monkeypatch, tmp_path, str(engine.url))
+    assert await verify_chain_cli(settings) == (True, f"audit chain intact: {ROWS} rows")
+    await _execute(engine, update(AuditLog).where(AuditLog.seq == 2).values(result="failure"))
+    ok, message = await verify_chain_cli(settings)
+    assert not ok
+    assert message.startswith("audit chain broken at seq 2 (id ")
+    assert "action test.step1" in message
+    empty = _settings(monkeypatch, tmp_path / "empty", None)
+    ok, message = await verify_chain_cli(empty)
+    assert not ok
+    assert "cannot read the audit log" in message
