@@ -50,7 +50,9 @@ def make_org(admin: httpx.Client, partner_id: str, **fields: Any) -> dict[str, A
 
 
 def make_site(admin: httpx.Client, org_id: str, **fields: Any) -> dict[str, Any]:
-    return ok(admin.post(f"/api/v1/orgs/{org_id}/sites", json={"name": unique("Site"), **fields}), 201)
+    return ok(
+        admin.post(f"/api/v1/orgs/{org_id}/sites", json={"name": unique("Site"), **fields}), 201
+    )
 
 
 def role_id(api: httpx.Client, name: str) -> str:
@@ -74,11 +76,20 @@ def make_tenant(admin: httpx.Client) -> Tenant:
 
 
 def invite(
-    inviter: httpx.Client, *, email: str, role: str, partner_id: str | None = None,
-    org_id: str | None = None, **membership: Any,
+    inviter: httpx.Client,
+    *,
+    email: str,
+    role: str,
+    partner_id: str | None = None,
+    org_id: str | None = None,
+    **membership: Any,
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {"email": email, "name": email.split("@")[0],
-                            "role_id": role_id(inviter, role), **membership}
+    body: dict[str, Any] = {
+        "email": email,
+        "name": email.split("@")[0],
+        "role_id": role_id(inviter, role),
+        **membership,
+    }
     if partner_id:
         body["partner_id"] = partner_id
     if org_id:
@@ -87,8 +98,13 @@ def invite(
 
 
 def make_member(
-    admin: httpx.Client, mailbox: Mailbox, *, role: str, partner_id: str | None = None,
-    org_id: str | None = None, **membership: Any,
+    admin: httpx.Client,
+    mailbox: Mailbox,
+    *,
+    role: str,
+    partner_id: str | None = None,
+    org_id: str | None = None,
+    **membership: Any,
 ) -> httpx.Client:
     """Invite a user into a partner or organization, accept, and sign them in."""
     email = f"{unique('user')}@example.com"
@@ -96,8 +112,11 @@ def make_member(
     token = mailbox.token_for(email, subject="invit")
     base = str(admin.base_url)
     with httpx.Client(base_url=base, timeout=30) as anon:
-        ok(anon.post("/api/v1/auth/accept-invitation",
-                     json={"token": token, "password": MEMBER_PASSWORD}))
+        ok(
+            anon.post(
+                "/api/v1/auth/accept-invitation", json={"token": token, "password": MEMBER_PASSWORD}
+            )
+        )
     member = login(base, email, MEMBER_PASSWORD)
     member.email = email  # type: ignore[attr-defined]
     return member

@@ -48,27 +48,53 @@ async def seed(settings: Settings) -> DemoSeed:
             password = _passphrase()
             s = uow.session
             now = utcnow()
-            user = User(id=uuid.uuid4(), email=DEMO_EMAIL, name="Demo Administrator",
-                        password_hash=hash_password(password), status="active",
-                        is_platform_admin=True, password_changed_at=now)
+            user = User(
+                id=uuid.uuid4(),
+                email=DEMO_EMAIL,
+                name="Demo Administrator",
+                password_hash=hash_password(password),
+                status="active",
+                is_platform_admin=True,
+                password_changed_at=now,
+            )
             partner = Partner(id=uuid.uuid4(), name="Demo MSP", slug="demo-msp")
             s.add_all([user, partner])
             await s.flush()
-            org = Organization(id=uuid.uuid4(), partner_id=partner.id, name="Demo Customer",
-                               slug="demo-customer")
+            org = Organization(
+                id=uuid.uuid4(), partner_id=partner.id, name="Demo Customer", slug="demo-customer"
+            )
             s.add(org)
             await s.flush()
-            s.add_all([
-                Site(id=uuid.uuid4(), partner_id=partner.id, org_id=org.id, name="Head Office"),
-                PartnerUser(id=uuid.uuid4(), partner_id=partner.id, user_id=user.id,
-                            role_id=BUILTIN_BY_KEY["Partner Admin"].id, org_access="all"),
-                OrganizationUser(id=uuid.uuid4(), partner_id=partner.id, org_id=org.id,
-                                 user_id=user.id, role_id=BUILTIN_BY_KEY["Org Admin"].id),
-            ])
+            s.add_all(
+                [
+                    Site(id=uuid.uuid4(), partner_id=partner.id, org_id=org.id, name="Head Office"),
+                    PartnerUser(
+                        id=uuid.uuid4(),
+                        partner_id=partner.id,
+                        user_id=user.id,
+                        role_id=BUILTIN_BY_KEY["Partner Admin"].id,
+                        org_access="all",
+                    ),
+                    OrganizationUser(
+                        id=uuid.uuid4(),
+                        partner_id=partner.id,
+                        org_id=org.id,
+                        user_id=user.id,
+                        role_id=BUILTIN_BY_KEY["Org Admin"].id,
+                    ),
+                ]
+            )
             await s.flush()
-            await record(s, actor=SYSTEM_ACTOR, action="demo.seed", resource_type="partner",
-                         resource_id=partner.id, resource_name=partner.name,
-                         partner_id=partner.id, details={"admin": DEMO_EMAIL})
+            await record(
+                s,
+                actor=SYSTEM_ACTOR,
+                action="demo.seed",
+                resource_type="partner",
+                resource_id=partner.id,
+                resource_name=partner.name,
+                partner_id=partner.id,
+                details={"admin": DEMO_EMAIL},
+            )
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         cred_file.write_text(f"email: {DEMO_EMAIL}\npassword: {password}\n")
         cred_file.chmod(0o600)

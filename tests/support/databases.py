@@ -35,9 +35,13 @@ async def _pg_admin(sql: str) -> None:
     import asyncpg
 
     url = make_url(os.environ[PG_ENV])
-    conn = await asyncpg.connect(host=url.host or "127.0.0.1", port=url.port or 5432,
-                                 user=url.username or "postgres", password=url.password,
-                                 database=url.database or "postgres")
+    conn = await asyncpg.connect(
+        host=url.host or "127.0.0.1",
+        port=url.port or 5432,
+        user=url.username or "postgres",
+        password=url.password,
+        database=url.database or "postgres",
+    )
     try:
         await conn.execute(sql)
     finally:

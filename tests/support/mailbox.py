@@ -32,7 +32,7 @@ class _Handler:
     def __init__(self, box: Mailbox) -> None:
         self.box = box
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         msg: Message = email.message_from_bytes(envelope.content)
         payload = msg.get_payload(decode=True)
         body = payload.decode(errors="replace") if isinstance(payload, bytes) else str(payload)

@@ -41,28 +41,38 @@ class LiveServer:
     @property
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("BREEZE_")}
-        env.update({
-            "BREEZE_ENV": "test",
-            "BREEZE_DATA_DIR": str(self.data_dir),
-            "BREEZE_DATABASE_URL": self.database.url,
-            "BREEZE_SECRET_KEY": SECRET,
-            "BREEZE_SERVER__PUBLIC_URL": self.url,
-            "BREEZE_AUTH__LOGIN_MAX_FAILURES_PER_IP": "100000",
-            "BREEZE_LOG_LEVEL": "warning",
-        })
+        env.update(
+            {
+                "BREEZE_ENV": "test",
+                "BREEZE_DATA_DIR": str(self.data_dir),
+                "BREEZE_DATABASE_URL": self.database.url,
+                "BREEZE_SECRET_KEY": SECRET,
+                "BREEZE_SERVER__PUBLIC_URL": self.url,
+                "BREEZE_AUTH__LOGIN_MAX_FAILURES_PER_IP": "100000",
+                "BREEZE_LOG_LEVEL": "warning",
+            }
+        )
         env.update(self.extra_env)
         return env
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "breeze.cli", *args], env=self.env,
-                              capture_output=True, text=True, check=check, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "breeze.cli", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=120,
+        )
 
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = (self.data_dir / "server.log").open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "breeze.cli", "server", "--port", str(self.port)],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -91,16 +101,29 @@ class LiveServer:
 
     def log_tail(self, lines: int = 60) -> str:
         path = self.data_dir / "server.log"
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+        return (
+            "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+            if path.exists()
+            else ""
+        )
 
 
 def start_server(base: Path, database: TestDatabase, **extra_env: str) -> LiveServer:
     """Migrate, create the platform admin, start; the caller stops it."""
-    server = LiveServer(data_dir=base / f"srv-{uuid.uuid4().hex[:8]}", database=database,
-                        extra_env=dict(extra_env))
+    server = LiveServer(
+        data_dir=base / f"srv-{uuid.uuid4().hex[:8]}", database=database, extra_env=dict(extra_env)
+    )
     server.data_dir.mkdir(parents=True)
     server.cli("migrate")
-    server.cli("admin", "create", "--email", ADMIN_EMAIL, "--password", ADMIN_PASSWORD,
-               "--name", "Root Admin")
+    server.cli(
+        "admin",
+        "create",
+        "--email",
+        ADMIN_EMAIL,
+        "--password",
+        ADMIN_PASSWORD,
+        "--name",
+        "Root Admin",
+    )
     server.start()
     return server

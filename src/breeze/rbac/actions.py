@@ -43,6 +43,33 @@ def ensure_grantable(
         raise PermissionsNotHeld(missing)
 
 
+async def assignable_role(
+    session: AsyncSession, actor: Principal, role_id: uuid.UUID, place: queries.Place
+) -> Role:
+    """The role `role_id` if the actor may assign it in a membership at `place`.
+
+    Built-in roles, or custom roles of the place's partner (for organizations: the
+    partner's organization-scope roles and the organization's own); the scope must
+    match the membership; and the actor must hold all its permissions there (403).
+    """
+    role = await queries.role_by_id(session, role_id)
+    if role is None or (not role.is_system and role.partner_id != place.partner_id):
+        raise InvalidInput("Role not found", field="role_id")
+    perms = (await queries.permissions_of_roles(session, [role.id]))[role.id]
+    ensure_grantable(actor, perms, partner_id=place.partner_id, org_id=place.org_id)
+    wanted = "partner" if place.org_id is None else "organization"
+    if role.scope != wanted:
+        raise InvalidInput(
+            f"'{role.name}' is a {role.scope} role; this membership needs a {wanted} role",
+            field="role_id",
+        )
+    if not role.is_system and role.org_id not in (None, place.org_id):
+        raise InvalidInput(
+            f"The role '{role.name}' belongs to another organization", field="role_id"
+        )
+    return role
+
+
 async def _permission_ids(session: AsyncSession, names: Iterable[str]) -> dict[str, uuid.UUID]:
     wanted = set(names)
     found = await queries.permission_ids(session, wanted)
@@ -65,8 +92,9 @@ async def do_create_role(session: AsyncSession, *, actor: Principal, data: RoleC
     )
     actor.require("roles:write", partner_id=place.partner_id, org_id=place.org_id)
     if place.org_id is not None and data.scope != "organization":
-        raise InvalidInput("A role owned by an organization must have scope 'organization'",
-                           field="scope")
+        raise InvalidInput(
+            "A role owned by an organization must have scope 'organization'", field="scope"
+        )
     ids = await _permission_ids(session, data.permissions)
     ensure_grantable(actor, ids, partner_id=place.partner_id, org_id=place.org_id)
     role = Role(

@@ -6,6 +6,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -51,13 +52,13 @@ async def all_permissions(session: AsyncSession) -> list[Permission]:
     return list(rows.scalars())
 
 
-def visible_roles(principal: Principal, permission: str = "roles:read") -> Select[tuple[Role]]:
+def visible_roles(principal: Principal, permission: str = "roles:read") -> Select[Any]:
     """Built-in roles are visible to everyone; custom roles through restrict().
 
     Members of an organization also see the organization-scope roles their partner
     defines for all of its organizations (partner-owned, no org), as they may assign them.
     """
-    shared: list[ColumnElement[bool]] = [Role.is_system]
+    shared: list[ColumnElement[bool]] = [Role.is_system.is_(True)]
     partners = {g.partner_id for g in principal.org_grants if permission in g.permissions}
     if partners:
         shared.append(
@@ -92,9 +93,8 @@ async def list_roles(
 async def get_role(
     session: AsyncSession, principal: Principal, role_id: uuid.UUID, permission: str = "roles:read"
 ) -> Role:
-    role = (
-        await session.execute(visible_roles(principal, permission).where(Role.id == role_id))
-    ).scalar_one_or_none()
+    stmt = visible_roles(principal, permission).where(Role.id == role_id)
+    role: Role | None = (await session.execute(stmt)).scalar_one_or_none()
     if role is None:
         raise RoleNotFound()
     return role

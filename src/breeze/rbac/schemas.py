@@ -5,16 +5,23 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from breeze.rbac.models import Role
 
 RoleScope = Literal["partner", "organization"]
-PermissionNames = Field(
-    max_length=500, description='Permission names, "resource:action" (see GET /permissions)'
-)
+PERMISSIONS_HELP = 'Permission names, "resource:action" (see GET /permissions)'
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
 
 
 class Input(BaseModel):
@@ -29,18 +36,18 @@ class PermissionOut(BaseModel):
 
 
 class RoleCreate(Input):
-    name: str = Field(min_length=1, max_length=100)
-    description: str = Field("", max_length=500)
+    name: Text = Field(min_length=1, max_length=100)
+    description: Text = Field("", max_length=500)
     scope: RoleScope
     partner_id: uuid.UUID | None = Field(None, description="Owner partner (exclusive with org_id)")
     org_id: uuid.UUID | None = Field(None, description="Owner organization; scope organization")
-    permissions: list[str] = PermissionNames
+    permissions: list[str] = Field(max_length=500, description=PERMISSIONS_HELP)
 
 
 class RoleUpdate(Input):
-    name: str | None = Field(None, min_length=1, max_length=100)
-    description: str | None = Field(None, max_length=500)
-    permissions: list[str] | None = PermissionNames
+    name: Text | None = Field(None, min_length=1, max_length=100)
+    description: Text | None = Field(None, max_length=500)
+    permissions: list[str] | None = Field(None, max_length=500, description=PERMISSIONS_HELP)
 
 
 class RoleOut(BaseModel):

@@ -11,13 +11,14 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from breeze.core.errors import Forbidden, InvalidInput
 from breeze.core.pagination import Filter, ListParams, ListSpec, paginate
 from breeze.core.principal import Principal, restrict
-from breeze.rbac.queries import role_names
+from breeze.rbac.queries import Place, role_names
 from breeze.tenancy.models import Organization, Partner, Site
 from breeze.users.errors import UserNotFound
 from breeze.users.models import Invitation, OrganizationUser, PartnerUser, User
-from breeze.users.schemas import MembershipOut, UserOut
+from breeze.users.schemas import MembershipOut, MembershipSet, UserOut
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ def visible_user_ids(
     *,
     partner_id: uuid.UUID | None = None,
     org_id: uuid.UUID | None = None,
-) -> Select[tuple[uuid.UUID]]:
+) -> Select[Any]:
     """Ids of users holding a live membership the principal may `permission`,
     optionally only in one partner's tree or one organization."""
     via_org = restrict(
@@ -105,7 +106,7 @@ USER_LIST = ListSpec(
 )
 
 
-def _scoped_users(principal: Principal, permission: str) -> Select[tuple[User]]:
+def _scoped_users(principal: Principal, permission: str) -> Select[Any]:
     stmt = select(User)
     if principal.is_platform_admin:
         return stmt  # platform administrators see every account
@@ -131,7 +132,7 @@ async def get_user(
     session: AsyncSession, principal: Principal, user_id: uuid.UUID, permission: str = "users:read"
 ) -> User:
     stmt = _scoped_users(principal, permission).where(User.id == user_id)
-    user = (await session.execute(stmt)).scalar_one_or_none()
+    user: User | None = (await session.execute(stmt)).scalar_one_or_none()
     if user is None:
         raise UserNotFound()
     return user
@@ -210,6 +211,59 @@ async def live_site_ids(
     return set((await session.execute(stmt)).scalars())
 
 
+def _check_reach(
+    principal: Principal, partner_id: uuid.UUID, access: str, org_ids: list[uuid.UUID]
+) -> None:
+    if principal.is_platform_admin:
+        return
+    grants = [
+        g
+        for g in principal.partner_grants
+        if g.partner_id == partner_id and "users:write" in g.permissions
+    ]
+    if any(g.org_access == "all" for g in grants):
+        return
+    reach: set[uuid.UUID] = set()
+    for g in grants:
+        if g.org_access == "selected":
+            reach |= g.org_ids
+    if access == "all" or not set(org_ids) <= reach:
+        raise Forbidden("You can only grant access to organizations you can reach yourself")
+
+
+async def membership_columns(
+    session: AsyncSession, principal: Principal, place: Place, data: MembershipSet
+) -> dict[str, Any]:
+    """The validated org_access/org_ids (partner) or site_ids (organization) columns of
+    a membership at `place`: named organizations and sites must be live ones of that
+    partner / organization (422), and a partner member only hands out organization
+    reach they have themselves (403)."""
+    if place.org_id is None:
+        if data.site_ids is not None:
+            raise InvalidInput("site_ids apply to organization memberships only", field="site_ids")
+        access = data.org_access or "all"
+        org_ids = list(dict.fromkeys(data.org_ids or []))
+        if org_ids and access != "selected":
+            raise InvalidInput("org_ids are used only with org_access 'selected'", field="org_ids")
+        unknown = set(org_ids) - await live_org_ids(session, place.partner_id, org_ids)
+        if unknown:
+            listed = ", ".join(sorted(map(str, unknown)))
+            raise InvalidInput(f"Not organizations of this partner: {listed}", field="org_ids")
+        _check_reach(principal, place.partner_id, access, org_ids)
+        return {"org_access": access, "org_ids": [str(o) for o in org_ids]}
+    for name in ("org_access", "org_ids"):
+        if getattr(data, name) is not None:
+            raise InvalidInput(f"{name} applies to partner memberships only", field=name)
+    if data.site_ids is None:
+        return {"site_ids": None}
+    site_ids = list(dict.fromkeys(data.site_ids))
+    unknown = set(site_ids) - await live_site_ids(session, place.org_id, site_ids)
+    if unknown:
+        listed = ", ".join(sorted(map(str, unknown)))
+        raise InvalidInput(f"Not sites of this organization: {listed}", field="site_ids")
+    return {"site_ids": [str(s) for s in site_ids]}
+
+
 async def invitation_by_hash(session: AsyncSession, hashed: str) -> Invitation | None:
     stmt = select(Invitation).where(Invitation.token_hash == hashed)
     return (await session.execute(stmt)).scalar_one_or_none()
@@ -256,9 +310,7 @@ async def user_views(
             mfa_enabled=u.mfa_enabled,
             last_login_at=u.last_login_at,
             created_at=u.created_at,
-            memberships=[
-                membership_out(m, names.get(m.role_id, "")) for m in members[u.id].all
-            ],
+            memberships=[membership_out(m, names.get(m.role_id, "")) for m in members[u.id].all],
         )
         for u in users
     ]

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
 OrgAccess = Literal["all", "selected", "none"]
 MAX_IDS = 1000
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
 
 
 class Input(BaseModel):
@@ -35,18 +44,18 @@ class MembershipSet(Input):
 
 class UserInvite(MembershipSet):
     email: EmailStr
-    name: str | None = Field(None, max_length=200)
+    name: Text | None = Field(None, max_length=200)
 
 
 class UserUpdate(Input):
-    name: str | None = Field(None, min_length=1, max_length=200)
+    name: Text | None = Field(None, min_length=1, max_length=200)
     status: Literal["active", "disabled"] | None = None
 
 
 class AcceptInvitation(Input):
     token: str = Field(max_length=500)
     password: str = Field(max_length=1000)
-    name: str | None = Field(None, max_length=200)
+    name: Text | None = Field(None, max_length=200)
 
 
 class MembershipOut(BaseModel):
@@ -68,6 +77,4 @@ class UserOut(BaseModel):
     mfa_enabled: bool
     last_login_at: datetime | None
     created_at: datetime
-    memberships: list[MembershipOut] = Field(
-        description="Only the memberships the caller may see"
-    )
+    memberships: list[MembershipOut] = Field(description="Only the memberships the caller may see")

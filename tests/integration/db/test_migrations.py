@@ -56,5 +56,11 @@ def test_models_and_migrations_agree_and_builtin_roles_are_seeded(tmp_path: Path
     assert diff == [], f"models and migrations disagree: {diff}"
     assert perms == set(ALL_PERMISSIONS)
     assert roles == {r.name: set(r.permissions) for r in BUILTIN_ROLES}
-    assert set(roles) == {"Partner Admin", "Partner Technician", "Partner Viewer",
-                          "Org Admin", "Org Technician", "Org Viewer"}
+    assert set(roles) == {
+        "Partner Admin",
+        "Partner Technician",
+        "Partner Viewer",
+        "Org Admin",
+        "Org Technician",
+        "Org Viewer",
+    }

@@ -25,8 +25,12 @@ def test_metrics_count_requests_by_route_template(anon: httpx.Client, admin: htt
 def test_openapi_document_and_docs_page(anon: httpx.Client) -> None:
     spec = anon.get("/api/v1/openapi.json").json()
     assert spec["info"]["title"] == "Breeze RMM"
-    for path in ("/api/v1/auth/login", "/api/v1/partners", "/api/v1/orgs/{org_id}/sites",
-                 "/api/v1/sites/{site_id}"):
+    for path in (
+        "/api/v1/auth/login",
+        "/api/v1/partners",
+        "/api/v1/orgs/{org_id}/sites",
+        "/api/v1/sites/{site_id}",
+    ):
         assert path in spec["paths"], path
     schemes = spec["components"]["securitySchemes"]
     assert {"HTTPBearer", "APIKeyHeader"} <= set(schemes)

@@ -48,8 +48,9 @@ def test_org_and_sites(admin: httpx.Client) -> None:
     partner = make_partner(admin)
     org = make_org(admin, partner["id"], status="trial", contract_start="2026-01-01")
     assert org["partner_id"] == partner["id"] and org["status"] == "trial"
-    site = make_site(admin, org["id"], timezone="Europe/Paris",
-                     address={"city": "Paris", "country": "FR"})
+    site = make_site(
+        admin, org["id"], timezone="Europe/Paris", address={"city": "Paris", "country": "FR"}
+    )
     assert site["org_id"] == org["id"] and site["partner_id"] == partner["id"]
     listed = ok(admin.get(f"/api/v1/orgs/{org['id']}/sites"))
     assert [s["id"] for s in listed["items"]] == [site["id"]]
@@ -61,12 +62,20 @@ def test_org_and_sites(admin: httpx.Client) -> None:
 
 def test_unknown_timezone_and_bad_contract_dates_are_rejected(admin: httpx.Client) -> None:
     partner = make_partner(admin)
-    r = admin.post("/api/v1/orgs", json={"partner_id": partner["id"], "name": "X",
-                                         "contract_start": "2026-05-01",
-                                         "contract_end": "2026-01-01"})
+    r = admin.post(
+        "/api/v1/orgs",
+        json={
+            "partner_id": partner["id"],
+            "name": "X",
+            "contract_start": "2026-05-01",
+            "contract_end": "2026-01-01",
+        },
+    )
     assert r.status_code == 422
     org = make_org(admin, partner["id"])
-    r = admin.post(f"/api/v1/orgs/{org['id']}/sites", json={"name": "S", "timezone": "Mars/Olympus"})
+    r = admin.post(
+        f"/api/v1/orgs/{org['id']}/sites", json={"name": "S", "timezone": "Mars/Olympus"}
+    )
     assert r.status_code == 422
     assert r.json()["errors"][0]["field"] == "timezone"
 
@@ -87,8 +96,9 @@ def test_lists_paginate_filter_search_and_sort_the_same_way(admin: httpx.Client)
     page1 = ok(admin.get("/api/v1/orgs", params={"q": tag, "sort": "-name", "per_page": 2}))
     assert page1["total"] == 3 and page1["pages"] == 2
     assert [o["name"] for o in page1["items"]] == sorted(names, reverse=True)[:2]
-    page2 = ok(admin.get("/api/v1/orgs", params={"q": tag, "sort": "-name", "per_page": 2,
-                                                "page": 2}))
+    page2 = ok(
+        admin.get("/api/v1/orgs", params={"q": tag, "sort": "-name", "per_page": 2, "page": 2})
+    )
     assert [o["name"] for o in page2["items"]] == [sorted(names)[0]]
     trial = ok(admin.get("/api/v1/orgs", params={"q": tag, "status": "trial"}))
     assert [o["name"] for o in trial["items"]] == [f"{tag}-a"]

@@ -29,25 +29,51 @@ class World:
         self.member_a = make_member(admin, mailbox, role="Org Technician", org_id=self.a.org["id"])
         self.member_a_id = ok(self.member_a.get("/api/v1/auth/me"))["id"]
         self.session_a = ok(self.member_a.get("/api/v1/auth/sessions"))[0]["id"]
-        self.role_a = ok(admin.post("/api/v1/roles", json={
-            "name": unique("role"), "scope": "organization", "org_id": self.a.org["id"],
-            "permissions": ["orgs:read", "sites:read"]}), 201)
-        self.key_a = ok(admin.post("/api/v1/api-keys", json={
-            "name": unique("key"), "org_id": self.a.org["id"], "permissions": ["orgs:read"]}), 201)
-        self.audit_a = ok(admin.get("/api/v1/audit/logs",
-                                    params={"org_id": self.a.org["id"], "per_page": 1}))["items"][0]
+        self.role_a = ok(
+            admin.post(
+                "/api/v1/roles",
+                json={
+                    "name": unique("role"),
+                    "scope": "organization",
+                    "org_id": self.a.org["id"],
+                    "permissions": ["orgs:read", "sites:read"],
+                },
+            ),
+            201,
+        )
+        self.key_a = ok(
+            admin.post(
+                "/api/v1/api-keys",
+                json={
+                    "name": unique("key"),
+                    "org_id": self.a.org["id"],
+                    "permissions": ["orgs:read"],
+                },
+            ),
+            201,
+        )
+        self.audit_a = ok(
+            admin.get("/api/v1/audit/logs", params={"org_id": self.a.org["id"], "per_page": 1})
+        )["items"][0]
         self.outsiders = {
-            "org admin of another org": make_member(admin, mailbox, role="Org Admin",
-                                                    org_id=b.org["id"]),
-            "partner admin of another partner": make_member(admin, mailbox, role="Partner Admin",
-                                                            partner_id=b.partner["id"]),
+            "org admin of another org": make_member(
+                admin, mailbox, role="Org Admin", org_id=b.org["id"]
+            ),
+            "partner admin of another partner": make_member(
+                admin, mailbox, role="Partner Admin", partner_id=b.partner["id"]
+            ),
         }
         self.ids = {
-            "partner_id": self.a.partner["id"], "org_id": self.a.org["id"],
-            "site_id": self.a.site["id"], "user_id": self.member_a_id,
-            "role_id": self.role_a["id"], "key_id": self.key_a["id"],
-            "api_key_id": self.key_a["id"], "session_id": self.session_a,
-            "log_id": self.audit_a["id"], "audit_id": self.audit_a["id"],
+            "partner_id": self.a.partner["id"],
+            "org_id": self.a.org["id"],
+            "site_id": self.a.site["id"],
+            "user_id": self.member_a_id,
+            "role_id": self.role_a["id"],
+            "key_id": self.key_a["id"],
+            "api_key_id": self.key_a["id"],
+            "session_id": self.session_a,
+            "log_id": self.audit_a["id"],
+            "audit_id": self.audit_a["id"],
         }
 
     def snapshot(self, admin: httpx.Client) -> dict[str, Any]:
@@ -84,7 +110,9 @@ def _resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def _example(spec: dict[str, Any], schema: dict[str, Any], ids: dict[str, str], name: str = "") -> Any:
+def _example(
+    spec: dict[str, Any], schema: dict[str, Any], ids: dict[str, str], name: str = ""
+) -> Any:
     schema = _resolve(spec, schema)
     if "enum" in schema:
         return schema["enum"][0]
@@ -155,23 +183,39 @@ def test_cross_tenant_access_is_refused_and_changes_nothing(
 
 def test_lists_leave_out_other_tenants_rows(world: World) -> None:
     a = world.a
-    foreign = {a.partner["id"], a.org["id"], a.site["id"], world.member_a_id, world.role_a["id"],
-               world.key_a["id"], world.audit_a["id"]}
+    foreign = {
+        a.partner["id"],
+        a.org["id"],
+        a.site["id"],
+        world.member_a_id,
+        world.role_a["id"],
+        world.key_a["id"],
+        world.audit_a["id"],
+    }
     for who, client in world.outsiders.items():
-        for path in ("/api/v1/partners", "/api/v1/orgs", "/api/v1/sites", "/api/v1/users",
-                     "/api/v1/roles", "/api/v1/api-keys", "/api/v1/audit/logs"):
+        for path in (
+            "/api/v1/partners",
+            "/api/v1/orgs",
+            "/api/v1/sites",
+            "/api/v1/users",
+            "/api/v1/roles",
+            "/api/v1/api-keys",
+            "/api/v1/audit/logs",
+        ):
             items = ok(client.get(path, params={"per_page": 200}))["items"]
             seen = {i["id"] for i in items} & foreign
             assert not seen, f"{who} sees tenant A rows in {path}: {seen}"
 
 
-def test_a_member_only_sees_their_own_tenant(world: World, admin: httpx.Client,
-                                             mailbox: Mailbox) -> None:
+def test_a_member_only_sees_their_own_tenant(
+    world: World, admin: httpx.Client, mailbox: Mailbox
+) -> None:
     orgs = ok(world.member_a.get("/api/v1/orgs"))["items"]
     assert [o["id"] for o in orgs] == [world.a.org["id"]]
     other_site = make_site(admin, world.a.org["id"])
-    scoped = make_member(admin, mailbox, role="Org Viewer", org_id=world.a.org["id"],
-                         site_ids=[world.a.site["id"]])
+    scoped = make_member(
+        admin, mailbox, role="Org Viewer", org_id=world.a.org["id"], site_ids=[world.a.site["id"]]
+    )
     sites = {s["id"] for s in ok(scoped.get("/api/v1/sites"))["items"]}
     assert sites == {world.a.site["id"]}
     assert scoped.get(f"/api/v1/sites/{other_site['id']}").status_code == 404
