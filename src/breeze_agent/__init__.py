@@ -1,0 +1,3 @@
+"""Breeze agent: runs on each managed endpoint."""
+
+__version__ = "0.1.0"
