@@ -241,7 +241,11 @@ async def do_verify_mfa(
     method = await consume_second_factor(session, state, user, code)
     if method is None:
         raise failed(
-            Unauthorized("The code is not valid"), actor, user.email, "auth.mfa", "bad code",
+            Unauthorized("The code is not valid"),
+            actor,
+            user.email,
+            "auth.mfa",
+            "bad code",
             user_id=user.id,
         )
     await throttle.succeeded(state.limiter, user.email, actor.ip)

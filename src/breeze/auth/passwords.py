@@ -49,6 +49,7 @@ def check_policy(
     if result["score"] < min_score:
         hint = result.get("feedback", {}).get("warning") or "it is too easy to guess"
         raise InvalidInput(
-            f"Password is too weak: {hint.rstrip('.')}. Use a longer passphrase of unrelated words.",
+            f"Password is too weak: {hint.rstrip('.')}. "
+            "Use a longer passphrase of unrelated words.",
             field=field,
         )

@@ -35,7 +35,9 @@ TOUCH_EVERY = timedelta(seconds=60)  # how stale last_used_at may get before we 
 
 
 def client_ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
+    """The client address (from X-Forwarded-For when sent by a trusted proxy), cut to
+    the 64 characters the session and audit columns hold."""
+    return request.client.host[:64] if request.client and request.client.host else None
 
 
 def request_actor(

@@ -27,6 +27,16 @@ async def refresh_token_by_value(session: AsyncSession, raw: str) -> RefreshToke
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def sessions_of(
+    session: AsyncSession, user_id: uuid.UUID, *, active_only: bool = True
+) -> list[Session]:
+    """A user's sessions (not revoked ones, unless active_only is False), newest first."""
+    stmt = select(Session).where(Session.user_id == user_id)
+    if active_only:
+        stmt = stmt.where(Session.revoked_at.is_(None))
+    return list((await session.execute(stmt.order_by(Session.created_at.desc()))).scalars())
+
+
 async def reset_token_by_value(session: AsyncSession, raw: str) -> PasswordResetToken | None:
     stmt = select(PasswordResetToken).where(PasswordResetToken.token_hash == token_hash(raw))
     return (await session.execute(stmt)).scalar_one_or_none()

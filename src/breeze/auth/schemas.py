@@ -74,3 +74,52 @@ class MeOut(BaseModel):
     last_login_at: datetime | None
     auth_method: Literal["token", "api_key", "cookie"]
     memberships: list[MembershipOut]
+
+
+class MfaSetupOut(BaseModel):
+    secret: str = Field(description="Base32 TOTP secret, for typing into an app by hand")
+    otpauth_uri: str = Field(description="otpauth:// URI, for a QR code")
+
+
+class MfaCodeRequest(Input):
+    code: str = Field(min_length=6, max_length=32, description="TOTP code (or a recovery code)")
+
+
+class MfaDisableRequest(Input):
+    password: str = Field(min_length=1, max_length=256)
+    code: str = Field(min_length=6, max_length=32, description="TOTP code or a recovery code")
+
+
+class RecoveryCodesOut(BaseModel):
+    recovery_codes: list[str] = Field(description="Single-use codes; shown only this once")
+
+
+class ForgotPasswordRequest(Input):
+    email: EmailStr
+
+
+class Accepted(BaseModel):
+    status: Literal["accepted"] = "accepted"
+
+
+class ResetPasswordRequest(Input):
+    token: str = Field(min_length=1, max_length=200, description="The token of the mailed link")
+    password: str = Field(min_length=1, max_length=256)
+
+
+class ChangePasswordRequest(Input):
+    current_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=1, max_length=256)
+
+
+class SessionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    kind: str = Field(description="api (tokens) or web (console cookie)")
+    ip_address: str | None
+    user_agent: str | None
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    current: bool = False
