@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from breeze import __version__
+from breeze.core.bus import create_bus
 from breeze.core.handlers import UnexpectedErrors, install_error_handlers
 from breeze.core.limits import BodySizeLimit
 from breeze.core.ratelimit import create_limiter
@@ -25,15 +26,19 @@ log = logging.getLogger("breeze")
 
 
 def api_router() -> APIRouter:
+    from breeze.agents.api import router as agents
     from breeze.apikeys.api import router as apikeys
     from breeze.audit.api import router as audit
     from breeze.auth.api import router as auth
+    from breeze.devices.api import router as devices
+    from breeze.installer.api import router as installer
+    from breeze.metrics.api import router as metrics
     from breeze.rbac.api import router as roles
     from breeze.tenancy.api import router as tenancy
     from breeze.users.api import router as users
 
     router = APIRouter(prefix="/api/v1")
-    for sub in (auth, tenancy, users, roles, apikeys, audit):
+    for sub in (auth, tenancy, users, roles, apikeys, audit, agents, devices, metrics, installer):
         router.include_router(sub)
     return router
 
@@ -51,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings=settings,
             db=db,
             limiter=create_limiter(settings.redis_url),
+            bus=create_bus(settings.redis_url),
             secret=settings.secret(),
         )
         app.state.breeze = state
@@ -64,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if state.worker:
                 await state.worker.stop()
             await state.limiter.close()
+            await state.bus.close()
             await db.dispose()
 
     app = FastAPI(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 
+from breeze.core.bus import create_bus
 from breeze.core.ratelimit import create_limiter
 from breeze.core.state import AppState
 from breeze.core.worker import Worker, all_tasks
@@ -20,6 +21,7 @@ async def run_worker(settings: Settings) -> None:
         settings=settings,
         db=db,
         limiter=create_limiter(settings.redis_url),
+        bus=create_bus(settings.redis_url),
         secret=settings.secret(),
     )
     worker = Worker(state, all_tasks())
@@ -33,4 +35,5 @@ async def run_worker(settings: Settings) -> None:
     finally:
         await worker.stop()
         await state.limiter.close()
+        await state.bus.close()
         await db.dispose()

@@ -1,6 +1,13 @@
 """Wire schemas shared by the Breeze server and agent (agent protocol v1)."""
 
 from breeze_protocol._base import FieldSpec, Section, WireModel, field_specs
+from breeze_protocol.agent_api import (
+    AgentConfig,
+    EnrollRequest,
+    EnrollResponse,
+    HeartbeatResponse,
+    OsType,
+)
 from breeze_protocol.inventory import (
     AdminGroup,
     BlockDevice,
@@ -30,14 +37,18 @@ __all__ = [
     "INVENTORY_SECTIONS",
     "PROTOCOL_VERSION",
     "AdminGroup",
+    "AgentConfig",
     "BlockDevice",
     "CollectReport",
     "DisksInfo",
+    "EnrollRequest",
+    "EnrollResponse",
     "FieldSpec",
     "Filesystem",
     "HardwareInfo",
     "HeartbeatMetrics",
     "HeartbeatRequest",
+    "HeartbeatResponse",
     "Inventory",
     "ListeningSocket",
     "LoggedInUser",
@@ -45,6 +56,7 @@ __all__ = [
     "NetworkInfo",
     "NetworkInterface",
     "OsInfo",
+    "OsType",
     "RemoteAccessInfo",
     "Section",
     "SoftwareInventory",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import AwareDatetime, Field
 
 from breeze_protocol._base import WireModel
@@ -28,6 +30,11 @@ class Inventory(WireModel):
     """
 
     protocol_version: int = Field(PROTOCOL_VERSION, description="Agent protocol version.")
+    mode: Literal["full", "delta"] = Field(
+        "full",
+        description="full: every section is sent. delta: only the sections that changed are "
+        "sent; a missing (null) section is unchanged.",
+    )
     agent_version: str = Field(description="Version of the agent that collected it.")
     collected_at: AwareDatetime = Field(description="When collection started (UTC).")
     hardware: HardwareInfo | None = Field(None, description="Hardware section.")

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -15,9 +19,48 @@ _NUL_JSON = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 _NUL_QUERY = re.compile(rb"%00")
 
 
-async def _refuse_nul(scope: Scope, receive: Receive, send: Send) -> None:
+def _nul_field_in_json(body: bytes) -> str | None:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+
+    def walk(value: Any, path: str) -> str | None:
+        if isinstance(value, str):
+            return path if "\x00" in value else None
+        items: Iterable[tuple[Any, Any]] = ()
+        if isinstance(value, dict):
+            items = value.items()
+        elif isinstance(value, list):
+            items = enumerate(value)
+        for key, child in items:
+            where = f"{path}.{key}" if path else str(key)
+            if "\x00" in str(key):
+                return where
+            found = walk(child, where)
+            if found:
+                return found
+        return None
+
+    return walk(data, "")
+
+
+def _nul_field_in_query(raw: bytes) -> str | None:
+    for name, value in parse_qsl(raw.decode("latin-1"), keep_blank_values=True):
+        if "\x00" in name or "\x00" in value:
+            return name.replace("\x00", "")
+    return None
+
+
+async def _refuse_nul(scope: Scope, receive: Receive, send: Send, field: str | None) -> None:
+    field = field or "body"
+    detail = f"{field}: text must not contain NUL (\\u0000) characters"
     response = problem(
-        422, "Invalid input", "Text must not contain NUL (\\u0000) characters", "invalid_input"
+        422,
+        "Invalid input",
+        detail,
+        "invalid_input",
+        [{"field": field, "message": "Text must not contain NUL characters"}],
     )
     await response(scope, receive, send)
 
@@ -40,8 +83,9 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if _NUL_QUERY.search(scope.get("query_string", b"")) or "\x00" in scope["path"]:
-            await _refuse_nul(scope, receive, send)
+        query = scope.get("query_string", b"")
+        if _NUL_QUERY.search(query) or "\x00" in scope["path"]:
+            await _refuse_nul(scope, receive, send, _nul_field_in_query(query) or "path")
             return
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None:
@@ -69,8 +113,14 @@ class BodySizeLimit:
             chunks.append(body)
             more = message.get("more_body", False)
         buffered = b"".join(chunks)
-        if _has_nul(dict(scope.get("headers", [])).get(b"content-type", b""), buffered):
-            await _refuse_nul(scope, receive, send)
+        content_type = dict(scope.get("headers", [])).get(b"content-type", b"")
+        if _has_nul(content_type, buffered):
+            field = (
+                _nul_field_in_json(buffered)
+                if b"json" in content_type
+                else (_nul_field_in_query(buffered))
+            )
+            await _refuse_nul(scope, receive, send, field)
             return
         replayed = False
 

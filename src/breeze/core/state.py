@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import Request
 
+from breeze.core.bus import Bus, MemoryBus
 from breeze.core.ratelimit import RateLimiter
 from breeze.db.engine import Database
 from breeze.settings import Settings
@@ -21,6 +22,7 @@ class AppState:
     db: Database
     limiter: RateLimiter
     secret: str
+    bus: Bus = field(default_factory=MemoryBus)  # type: ignore[assignment]
     worker: Worker | None = None
     started: bool = field(default=False)
 

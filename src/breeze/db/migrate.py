@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 from alembic import command
@@ -11,6 +12,13 @@ from alembic.config import Config
 from breeze.settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# Child tables of partitioned tables are made at run time, not by models.
+PARTITION_CHILD = re.compile(r"^device_metrics_(default|d\d{8})$")
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic filter: leave run-time partitions out of schema comparison."""
+    return not (type_ == "table" and name is not None and PARTITION_CHILD.match(name))
 
 
 def alembic_config(url: str) -> Config:

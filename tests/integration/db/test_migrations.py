@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from breeze.db.migrate import upgrade
+from breeze.db.migrate import include_name, upgrade
 from breeze.db.models import Base
 from breeze.rbac.catalog import ALL_PERMISSIONS, BUILTIN_ROLES
 from breeze.rbac.models import Permission, Role, RolePermission
@@ -21,7 +21,7 @@ from tests.support.databases import new_database
 
 
 def _diff(connection: Connection) -> list[Any]:
-    ctx = MigrationContext.configure(connection, opts={"compare_type": True})
+    ctx = MigrationContext.configure(connection, opts={"compare_type": True, "include_name": include_name})
     return list(compare_metadata(ctx, Base.metadata))
 
 

@@ -1,0 +1,1 @@
+"""The agent gateway: enrollment keys, enrollment, heartbeats, agent authentication."""

@@ -1,0 +1,1 @@
+"""Devices: the managed endpoints, their inventory and its change history."""

@@ -1,0 +1,1 @@
+"""Agent installer: the install script and the wheels it installs."""

@@ -1,0 +1,5 @@
+"""JSON routes (being built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

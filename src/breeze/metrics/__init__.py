@@ -1,0 +1,1 @@
+"""Device metrics: batched ingest, raw and hourly storage, retention, the metrics API."""
