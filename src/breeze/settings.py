@@ -81,6 +81,35 @@ class SmtpSettings(BaseModel):
     timeout_seconds: float = Field(10.0, gt=0, description="Give up on a delivery after this.")
 
 
+class AgentSettings(BaseModel):
+    heartbeat_interval_seconds: int = Field(
+        60, ge=5, le=3600, description="Default seconds between agent heartbeats."
+    )
+    inventory_interval_seconds: int = Field(
+        3600, ge=60, le=86400, description="Seconds between the agent's inventory delta checks."
+    )
+    offline_after_missed: int = Field(
+        3, ge=1, le=100, description="A device goes offline after this many missed heartbeats."
+    )
+    presence_sweep_seconds: float = Field(
+        10.0, gt=0, description="How often the offline-detection sweep runs."
+    )
+
+
+class MetricsSettings(BaseModel):
+    buffer_max_rows: int = Field(
+        50_000, ge=1, description="Heartbeats held for the bulk flush; beyond it agents get 503."
+    )
+    flush_interval_seconds: float = Field(
+        0.5, gt=0, le=1.0, description="Longest time an accepted heartbeat waits to be written."
+    )
+    retry_after_seconds: int = Field(
+        5, ge=1, description="Retry-After sent to agents when the buffer is full."
+    )
+    raw_retention_days: int = Field(30, ge=1, description="Days raw metric samples are kept.")
+    hourly_retention_days: int = Field(365, ge=1, description="Days hourly rollups are kept.")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="BREEZE_",
@@ -112,6 +141,8 @@ class Settings(BaseSettings):
     server: ServerSettings = Field(default_factory=ServerSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    agents: AgentSettings = Field(default_factory=AgentSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     @classmethod
     def settings_customise_sources(
