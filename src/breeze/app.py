@@ -9,13 +9,10 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from breeze import __version__
-from breeze.core.bus import create_bus
 from breeze.core.handlers import UnexpectedErrors, install_error_handlers
 from breeze.core.limits import BodySizeLimit
-from breeze.core.ratelimit import create_limiter
-from breeze.core.state import AppState
+from breeze.core.state import build_state, close_state
 from breeze.core.worker import Worker, all_tasks
-from breeze.db.engine import create_database
 from breeze.db.migrate import upgrade_async
 from breeze.db.revision import ensure_at_head
 from breeze.ops.api import router as ops_router
@@ -50,28 +47,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.is_sqlite:
             await upgrade_async(settings)  # embedded mode migrates itself
-        db = create_database(settings)
-        await ensure_at_head(db)
-        state = AppState(
-            settings=settings,
-            db=db,
-            limiter=create_limiter(settings.redis_url),
-            bus=create_bus(settings.redis_url),
-            secret=settings.secret(),
-        )
+        state = build_state(settings)
+        await ensure_at_head(state.db)
         app.state.breeze = state
         if settings.server.run_worker:
             state.worker = Worker(state, all_tasks())
             state.worker.start()
-        log.info("breeze %s ready on %s", __version__, db.read_engine.dialect.name)
+        log.info("breeze %s ready on %s", __version__, state.db.read_engine.dialect.name)
         try:
             yield
         finally:
-            if state.worker:
-                await state.worker.stop()
-            await state.limiter.close()
-            await state.bus.close()
-            await db.dispose()
+            await close_state(state)
 
     app = FastAPI(
         title="Breeze RMM",

@@ -19,7 +19,7 @@ from breeze.db.base import utcnow
 from breeze.rbac.models import Role
 from breeze.rbac.queries import permissions_of_roles
 from breeze.users.models import User
-from breeze.users.queries import live_memberships
+from breeze.users.queries import live_memberships, membership_out
 
 
 async def refresh_token_by_value(session: AsyncSession, raw: str) -> RefreshToken | None:
@@ -92,26 +92,10 @@ async def me_of(session: AsyncSession, principal: Principal, request: Request) -
     perms = await permissions_of_roles(session, role_ids)
     out = [
         MembershipOut(
-            kind="partner",
-            partner_id=m.partner_id,
-            org_id=None,
-            role_id=m.role_id,
-            role_name=names.get(m.role_id, ""),
-            org_access=m.org_access,
+            **membership_out(m, names.get(m.role_id, "")).model_dump(),
             permissions=sorted(perms.get(m.role_id, frozenset())),
         )
-        for m in members.partner
-    ] + [
-        MembershipOut(
-            kind="organization",
-            partner_id=m.partner_id,
-            org_id=m.org_id,
-            role_id=m.role_id,
-            role_name=names.get(m.role_id, ""),
-            site_ids=[uuid.UUID(str(s)) for s in m.site_ids] if m.site_ids is not None else None,
-            permissions=sorted(perms.get(m.role_id, frozenset())),
-        )
-        for m in members.org
+        for m in members.all
     ]
     if principal.api_key_id is not None:
         method = "api_key"

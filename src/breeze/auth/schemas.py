@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from breeze.users.schemas import MembershipOut as UserMembership
+
 
 class Input(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -53,14 +55,9 @@ class LogoutRequest(Input):
     refresh_token: str | None = Field(None, max_length=200)
 
 
-class MembershipOut(BaseModel):
-    kind: Literal["partner", "organization"]
-    partner_id: uuid.UUID
-    org_id: uuid.UUID | None
-    role_id: uuid.UUID
-    role_name: str
-    org_access: str | None = None
-    site_ids: list[uuid.UUID] | None = None
+class MembershipOut(UserMembership):
+    """A membership of the signed-in user, with the permissions it grants."""
+
     permissions: list[str]
 
 
