@@ -21,7 +21,9 @@ from tests.support.databases import new_database
 
 
 def _diff(connection: Connection) -> list[Any]:
-    ctx = MigrationContext.configure(connection, opts={"compare_type": True, "include_name": include_name})
+    ctx = MigrationContext.configure(
+        connection, opts={"compare_type": True, "include_name": include_name}
+    )
     return list(compare_metadata(ctx, Base.metadata))
 
 
