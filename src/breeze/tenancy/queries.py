@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Iterable
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -155,3 +156,25 @@ async def slug_in_use(
     if except_id is not None:
         stmt = stmt.where(model.id != except_id)
     return (await session.execute(stmt.limit(1))).first() is not None
+
+
+async def live_org_ids(
+    session: AsyncSession, partner_id: uuid.UUID, ids: Iterable[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of `ids` are live organizations of this partner."""
+    stmt = select(Organization.id).where(
+        Organization.partner_id == partner_id,
+        Organization.id.in_(set(ids)),
+        Organization.deleted_at.is_(None),
+    )
+    return set((await session.execute(stmt)).scalars())
+
+
+async def live_site_ids(
+    session: AsyncSession, org_id: uuid.UUID, ids: Iterable[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of `ids` are live sites of this organization."""
+    stmt = select(Site.id).where(
+        Site.org_id == org_id, Site.id.in_(set(ids)), Site.deleted_at.is_(None)
+    )
+    return set((await session.execute(stmt)).scalars())

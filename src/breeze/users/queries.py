@@ -15,7 +15,8 @@ from breeze.core.errors import Forbidden, InvalidInput
 from breeze.core.pagination import Filter, ListParams, ListSpec, paginate
 from breeze.core.principal import Principal, restrict
 from breeze.rbac.queries import Place, role_names
-from breeze.tenancy.models import Organization, Partner, Site
+from breeze.tenancy.models import Organization, Partner
+from breeze.tenancy.queries import live_org_ids, live_site_ids
 from breeze.users.errors import UserNotFound
 from breeze.users.models import Invitation, OrganizationUser, PartnerUser, User
 from breeze.users.schemas import MembershipOut, MembershipSet, UserOut
@@ -187,28 +188,6 @@ async def count_role_members(session: AsyncSession, role_id: uuid.UUID) -> int:
         stmt = select(func.count()).select_from(model).where(model.role_id == role_id)
         total += int((await session.execute(stmt)).scalar_one())
     return total
-
-
-async def live_org_ids(
-    session: AsyncSession, partner_id: uuid.UUID, ids: Iterable[uuid.UUID]
-) -> set[uuid.UUID]:
-    """Which of `ids` are live organizations of this partner."""
-    stmt = select(Organization.id).where(
-        Organization.partner_id == partner_id,
-        Organization.id.in_(set(ids)),
-        Organization.deleted_at.is_(None),
-    )
-    return set((await session.execute(stmt)).scalars())
-
-
-async def live_site_ids(
-    session: AsyncSession, org_id: uuid.UUID, ids: Iterable[uuid.UUID]
-) -> set[uuid.UUID]:
-    """Which of `ids` are live sites of this organization."""
-    stmt = select(Site.id).where(
-        Site.org_id == org_id, Site.id.in_(set(ids)), Site.deleted_at.is_(None)
-    )
-    return set((await session.execute(stmt)).scalars())
 
 
 def _check_reach(
