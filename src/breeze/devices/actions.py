@@ -1,0 +1,89 @@
+"""Console writes to devices; each writes its audit row in the same transaction.
+
+(The agent's inventory upload is breeze.devices.inventory.do_ingest_inventory.)
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from breeze.audit.actions import record
+from breeze.core.errors import InvalidInput
+from breeze.core.patch import apply_changes
+from breeze.core.principal import Principal
+from breeze.db.base import utcnow
+from breeze.devices import queries
+from breeze.devices.errors import DeviceDecommissioned
+from breeze.devices.models import Device
+from breeze.devices.schemas import DeviceUpdate
+from breeze.tenancy.queries import live_site_ids
+
+DECOMMISSIONED = "decommissioned"
+
+
+async def do_update_device(
+    session: AsyncSession, *, actor: Principal, device_id: uuid.UUID, data: DeviceUpdate
+) -> Device:
+    device = await queries.get_device(session, actor, device_id)
+    actor.require(
+        "devices:write", partner_id=device.partner_id, org_id=device.org_id, site_id=device.site_id
+    )
+    if device.decommissioned_at is not None:
+        raise DeviceDecommissioned()
+    changes = data.model_dump(exclude_unset=True)
+    if "site_id" in changes and changes["site_id"] != device.site_id:
+        site_id = changes["site_id"]
+        if site_id is None:
+            raise InvalidInput("site_id cannot be null", field="site_id")
+        if not await live_site_ids(session, device.org_id, [site_id]):
+            raise InvalidInput(
+                "site_id is not a site of the device's organization", field="site_id"
+            )
+        actor.require(
+            "devices:write", partner_id=device.partner_id, org_id=device.org_id, site_id=site_id
+        )
+    diff = apply_changes(device, changes, required=frozenset({"site_id", "tags"}))
+    await record(
+        session,
+        actor=actor.actor,
+        action="device.update",
+        resource_type="device",
+        resource_id=device.id,
+        resource_name=device.display_name or device.hostname,
+        partner_id=device.partner_id,
+        org_id=device.org_id,
+        details={"changes": diff},
+    )
+    return device
+
+
+async def do_decommission_device(
+    session: AsyncSession, *, actor: Principal, device_id: uuid.UUID
+) -> Device:
+    """Retire a device: its agent token stops working (the agent gets 401 and stops), it
+    leaves the device list, and its machine may enroll again as a new device.
+    Decommissioning a decommissioned device changes nothing."""
+    device = await queries.get_device(session, actor, device_id)
+    actor.require(
+        "devices:delete", partner_id=device.partner_id, org_id=device.org_id, site_id=device.site_id
+    )
+    if device.decommissioned_at is not None:
+        return device
+    previous = device.status
+    device.status = DECOMMISSIONED
+    device.decommissioned_at = utcnow()
+    device.agent_token_hash = None
+    await record(
+        session,
+        actor=actor.actor,
+        action="device.decommission",
+        resource_type="device",
+        resource_id=device.id,
+        resource_name=device.display_name or device.hostname,
+        partner_id=device.partner_id,
+        org_id=device.org_id,
+        details={"previous_status": previous, "agent_id": device.agent_id},
+    )
+    return device

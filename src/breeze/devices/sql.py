@@ -1,0 +1,49 @@
+"""Portable SQL for devices: a JSON-array "contains" test (the dialect seam, rule 8).
+
+PostgreSQL stores tags as jsonb and answers ``tags @> jsonb_build_array(:tag)`` (which a
+GIN index on the column could serve); SQLite stores JSON text and looks inside with
+``json_each``. Both compile from one construct with one bound parameter, so statements
+using it stay cacheable.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Boolean, String, literal
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
+
+
+class json_array_contains(FunctionElement[bool]):
+    """True when the JSON array in ``column`` holds the string ``value``."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "json_array_contains"
+
+    def __init__(self, column: Any, value: str) -> None:
+        super().__init__(column, literal(value, String()))
+
+
+@compiles(json_array_contains)
+def _generic(element: json_array_contains, compiler: SQLCompiler, **kw: Any) -> str:
+    column, value = list(element.clauses)
+    # Both parts are compiled SQL (a column and a bound parameter), never request text.
+    col, val = compiler.process(column, **kw), compiler.process(value, **kw)
+    return f"EXISTS (SELECT 1 FROM json_each({col}) WHERE json_each.value = {val})"  # noqa: S608
+
+
+@compiles(json_array_contains, "postgresql")
+def _postgresql(element: json_array_contains, compiler: SQLCompiler, **kw: Any) -> str:
+    column, value = list(element.clauses)
+    return (
+        f"({compiler.process(column, **kw)} @> "
+        f"jsonb_build_array(CAST({compiler.process(value, **kw)} AS TEXT)))"
+    )
+
+
+def escape_like(text: str) -> str:
+    """``text`` for a LIKE pattern with ``escape='\\'``."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
