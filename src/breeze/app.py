@@ -72,6 +72,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ops_router)
     app.include_router(api_router())
     app.add_middleware(UnexpectedErrors)  # innermost: last resort inside the app
-    app.add_middleware(BodySizeLimit, max_bytes=settings.server.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.server.max_body_bytes,
+        max_inventory_bytes=settings.server.max_inventory_bytes,
+    )
     app.add_middleware(MetricsMiddleware)
     return app

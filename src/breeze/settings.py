@@ -35,6 +35,11 @@ class ServerSettings(BaseModel):
     max_body_bytes: int = Field(
         1_048_576, ge=1024, description="Largest accepted request body (413 above it)."
     )
+    max_inventory_bytes: int = Field(
+        16 * 1_048_576,
+        ge=1024,
+        description="Largest accepted agent inventory upload (thousands of packages).",
+    )
     trusted_proxies: str = Field(
         "127.0.0.1", description="Comma-separated proxy addresses whose X-Forwarded-For is trusted."
     )

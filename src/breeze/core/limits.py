@@ -74,10 +74,17 @@ def _has_nul(content_type: bytes, body: bytes) -> bool:
     return False
 
 
+# Agent inventories list every installed package: allowed a larger body.
+_INVENTORY_PATH = re.compile(r"^/api/v1/agents/[^/]+/inventory$")
+
+
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, max_inventory_bytes: int | None = None
+    ) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.default_max = max_bytes
+        self.inventory_max = max_inventory_bytes or max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -87,14 +94,15 @@ class BodySizeLimit:
         if _NUL_QUERY.search(query) or "\x00" in scope["path"]:
             await _refuse_nul(scope, receive, send, _nul_field_in_query(query) or "path")
             return
+        limit = self.inventory_max if _INVENTORY_PATH.match(scope["path"]) else self.default_max
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None:
             try:
-                too_big = int(declared) > self.max_bytes
+                too_big = int(declared) > limit
             except ValueError:
                 too_big = False
             if too_big:
-                await self._reject(scope, receive, send)
+                await self._reject(scope, receive, send, limit)
                 return
         # Read the body (up to the limit) before the app sees it, so an oversized
         # stream is refused rather than half-parsed, and text can be checked for NUL.
@@ -107,8 +115,8 @@ class BodySizeLimit:
                 break
             body = message.get("body", b"")
             received += len(body)
-            if received > self.max_bytes:
-                await self._reject(scope, receive, send)
+            if received > limit:
+                await self._reject(scope, receive, send, limit)
                 return
             chunks.append(body)
             more = message.get("more_body", False)
@@ -133,11 +141,11 @@ class BodySizeLimit:
 
         await self.app(scope, _replay, send)
 
-    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _reject(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         response = problem(
             413,
             "Payload too large",
-            f"The request body exceeds {self.max_bytes} bytes",
+            f"The request body exceeds {limit} bytes",
             "payload_too_large",
         )
         await response(scope, receive, send)
