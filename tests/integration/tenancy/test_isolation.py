@@ -18,7 +18,8 @@ import pytest
 from tests.factories import make_member, make_site, make_tenant, ok, unique
 from tests.support.mailbox import Mailbox
 
-NOT_TENANT_SCOPED = ("/api/v1/auth/",)  # the caller's own account, not a tenant's rows
+# The caller's own account, and the agent gateway (agent tokens, not user principals).
+NOT_TENANT_SCOPED = ("/api/v1/auth/", "/api/v1/agents/")
 VOLATILE = {"last_used_at", "updated_at", "last_login_at", "pages", "total"}
 
 
@@ -52,6 +53,25 @@ class World:
             ),
             201,
         )
+        self.enrollment_key_a = ok(
+            admin.post(
+                "/api/v1/enrollment-keys",
+                json={"name": unique("enroll"), "org_id": self.a.org["id"]},
+            ),
+            201,
+        )
+        self.device_a = ok(
+            admin.post(
+                "/api/v1/agents/enroll",
+                json={
+                    "enrollment_key": self.enrollment_key_a["key"],
+                    "machine_id": unique("machine-id"),
+                    "hostname": unique("host"),
+                    "os_type": "linux",
+                    "agent_version": "0.1.0",
+                },
+            )
+        )
         self.audit_a = ok(
             admin.get("/api/v1/audit/logs", params={"org_id": self.a.org["id"], "per_page": 1})
         )["items"][0]
@@ -74,7 +94,13 @@ class World:
             "session_id": self.session_a,
             "log_id": self.audit_a["id"],
             "audit_id": self.audit_a["id"],
+            "device_id": self.device_a["device_id"],
         }
+
+    def id_for(self, param: str, path: str) -> str:
+        if param == "key_id" and path.startswith("/api/v1/enrollment-keys"):
+            return str(self.enrollment_key_a["id"])
+        return str(self.ids[param])
 
     def snapshot(self, admin: httpx.Client) -> dict[str, Any]:
         a = self.a
@@ -88,6 +114,8 @@ class World:
             "role": f"/api/v1/roles/{self.role_a['id']}",
             "key": f"/api/v1/api-keys/{self.key_a['id']}",
             "sessions": f"/api/v1/users/{self.member_a_id}/sessions",
+            "device": f"/api/v1/devices/{self.device_a['device_id']}",
+            "enrollment_key": f"/api/v1/enrollment-keys/{self.enrollment_key_a['id']}",
         }
         return {name: _stable(ok(admin.get(path))) for name, path in reads.items()}
 
@@ -167,7 +195,7 @@ def test_cross_tenant_access_is_refused_and_changes_nothing(
         params = re.findall(r"{(\w+)}", path)
         unknown = [p for p in params if p not in world.ids]
         assert not unknown, f"{method} {path}: teach this test the parameter(s) {unknown}"
-        url = path.format(**{p: world.ids[p] for p in params})
+        url = path.format(**{p: world.id_for(p, path) for p in params})
         body = None
         if "requestBody" in op:
             content = op["requestBody"]["content"]
@@ -191,11 +219,15 @@ def test_lists_leave_out_other_tenants_rows(world: World) -> None:
         world.role_a["id"],
         world.key_a["id"],
         world.audit_a["id"],
+        world.device_a["device_id"],
+        world.enrollment_key_a["id"],
     }
     for who, client in world.outsiders.items():
         for path in (
             "/api/v1/partners",
             "/api/v1/orgs",
+            "/api/v1/devices",
+            "/api/v1/enrollment-keys",
             "/api/v1/sites",
             "/api/v1/users",
             "/api/v1/roles",
