@@ -145,13 +145,19 @@ def audit_verify() -> None:
 @app.command()
 def demo(
     port: Annotated[int | None, typer.Option(help="TCP port")] = None,
+    agent: Annotated[
+        bool,
+        typer.Option("--agent/--no-agent", help="Enroll and run an agent for this machine"),
+    ] = True,
 ) -> None:
-    """First run: create an administrator and a sample tenant if none exist, then serve."""
-    from breeze.demo import seed
+    """First run: an administrator, a sample tenant and a local agent, then serve."""
+    from breeze.demo import enrollment_key, local_server_url, seed, serve
 
     settings = get_settings()
+    _refuse_unsafe(settings)
     result = asyncio.run(seed(settings))
-    url = f"http://{settings.server.host}:{port or settings.server.port}"
+    port = port or settings.server.port
+    url = local_server_url(settings.server.host, port)
     console.rule("[bold]Breeze is starting")
     if result.created:
         console.print(
@@ -164,8 +170,27 @@ def demo(
             f"(demo credentials, if any: {result.credentials_file})"
         )
     console.print(f"API and its documentation: {url}/api/v1/docs")
-    console.print(f"Health: {url}/health   Metrics: {url}/metrics")
-    server(host=None, port=port)
+    console.print(f"Devices: {url}/api/v1/devices   Health: {url}/health   Metrics: {url}/metrics")
+    if result.org_id is not None:
+        key = asyncio.run(enrollment_key(settings, result.org_id))
+        public = settings.server.public_url.rstrip("/")
+        console.print(
+            "Add another machine: "
+            f"curl -fsSL {public}/api/v1/agents/install.sh | sudo sh -s -- --key {key}",
+            soft_wrap=True,
+        )
+    if agent:
+        console.print(
+            "This machine's agent starts once the server is up (its data shows within a minute)."
+        )
+    _logging(settings)
+    serve(
+        settings,
+        port=port,
+        org_id=result.org_id,
+        with_agent=agent,
+        say=lambda text: console.print(text, soft_wrap=True),
+    )
 
 
 def main() -> None:

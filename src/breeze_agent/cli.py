@@ -1,12 +1,17 @@
 """``breeze-agent`` command line.
 
+``enroll`` joins a server, ``run`` is the service loop, ``status`` shows the enrollment.
 ``breeze-agent collect --json`` prints exactly what the agent would send: the inventory
 (PUT /api/v1/agents/{id}/inventory) and one metrics sample (the heartbeat's ``metrics``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -134,6 +139,149 @@ def fields(
         for field_name, spec in specs.items():
             table.add_row(field_name, spec["unit"] or "", escape(spec["description"] or ""))
         console.print(table)
+
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="Config file (default: $BREEZE_AGENT_CONFIG, /etc/breeze-agent/agent.json as "
+        "root, else ~/.config/breeze-agent/agent.json).",
+    ),
+]
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+@app.command()
+def enroll(
+    server: Annotated[str, typer.Option(help="Server URL, e.g. https://rmm.example.com")],
+    key: Annotated[
+        str,
+        typer.Option(
+            envvar="BREEZE_AGENT_KEY",
+            show_envvar=True,
+            help="Enrollment key from the console (or $BREEZE_AGENT_KEY, kept out of ps).",
+        ),
+    ],
+    config: ConfigOption = None,
+    insecure: Annotated[
+        bool, typer.Option(help="Allow plain http:// to a non-loopback server.")
+    ] = False,
+    ca_cert: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True, dir_okay=False, help="CA certificate (PEM) that signed the server's cert."
+        ),
+    ] = None,
+) -> None:
+    """Enroll this machine with a Breeze server and write the agent's config file."""
+    from breeze_agent.config import ConfigError, resolve_config_path
+    from breeze_agent.enroll import enroll as do_enroll
+    from breeze_agent.transport import Refused, TransportError
+
+    _setup_logging("warning")
+    path = resolve_config_path(config)
+    try:
+        result = asyncio.run(
+            do_enroll(
+                server_url=server,
+                key=key,
+                config_path=path,
+                insecure=insecure,
+                ca_cert=str(ca_cert.resolve()) if ca_cert else None,
+            )
+        )
+    except ConfigError as exc:
+        raise _fail(str(exc), 2) from None
+    except Refused as exc:
+        raise _fail(f"the server refused the enrollment ({exc.status}): {exc.detail}") from None
+    except (TransportError, OSError) as exc:
+        raise _fail(f"enrollment failed: {exc}") from None
+    cfg = result.config
+    console.print(f"enrolled: agent [bold]{cfg.agent_id}[/bold], device {cfg.device_id}")
+    console.print(f"config written to {path} (mode 0600)")
+    if result.inventory_sent:
+        console.print("full inventory sent")
+    else:
+        console.print(f"[yellow]first inventory not sent yet:[/yellow] {result.inventory_error}")
+
+
+@app.command()
+def run(
+    config: ConfigOption = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Run the agent: heartbeats with metrics, inventory deltas; stops on SIGTERM/SIGINT."""
+    from breeze_agent.config import (
+        ConfigError,
+        effective_intervals,
+        load_config,
+        resolve_config_path,
+    )
+    from breeze_agent.service import EXIT_NOT_ENROLLED, Service
+    from breeze_agent.transport import verify_setting
+
+    _setup_logging(log_level)
+    path = resolve_config_path(config)
+    try:
+        cfg = load_config(path)
+    except ConfigError as exc:
+        raise _fail(str(exc), EXIT_NOT_ENROLLED) from None
+    try:
+        effective_intervals(cfg)  # a bad override is a usage error, not a crash later
+        verify_setting(cfg.ca_cert)
+    except (ConfigError, OSError) as exc:
+        raise _fail(str(exc), 2) from None
+    service = Service(path, cfg)
+    code = asyncio.run(service.run())
+    raise typer.Exit(code)
+
+
+@app.command()
+def status(
+    config: ConfigOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Show the enrollment (server, agent and device ids) and the last heartbeat's result."""
+    from breeze_agent.config import ConfigError, load_config, resolve_config_path, state_path
+    from breeze_agent.service import EXIT_NOT_ENROLLED
+    from breeze_agent.state import load_state
+
+    path = resolve_config_path(config)
+    try:
+        cfg = load_config(path)
+    except ConfigError as exc:
+        raise _fail(str(exc), EXIT_NOT_ENROLLED) from None
+    state = load_state(state_path(path))
+    info: dict[str, Any] = {
+        "config": str(path),
+        **cfg.redacted(),
+        **state.model_dump(mode="json", exclude={"section_hashes"}),
+    }
+    if as_json:
+        typer.echo(json.dumps(info, indent=2))
+        return
+    table = Table(show_header=False, title="breeze-agent", title_justify="left")
+    for key, value in info.items():
+        table.add_row(key, escape("-" if value is None else str(value)))
+    console.print(table)
+
+
+def _setup_logging(level: str) -> None:
+    if level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise typer.BadParameter("choose debug, info, warning or error", param_hint="--log-level")
+    logging.basicConfig(
+        level=level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("httpx", "httpcore"):  # one INFO line per request otherwise
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 def main() -> None:

@@ -103,8 +103,10 @@ def unique_name() -> str:
 
 
 def test_nul_refusals_name_the_field(admin: httpx.Client) -> None:
-    body = _problem(admin.post("/api/v1/partners",
-                               json={"name": "ok", "settings": {"a": ["x", "y\u0000"]}}), 422)
+    body = _problem(
+        admin.post("/api/v1/partners", json={"name": "ok", "settings": {"a": ["x", "y\u0000"]}}),
+        422,
+    )
     assert body["errors"][0]["field"] == "settings.a.1"  # type: ignore[index]
     body = _problem(admin.get("/api/v1/orgs", params={"q": "a\x00b"}), 422)
     assert body["errors"][0]["field"] == "q"  # type: ignore[index]
