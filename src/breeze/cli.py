@@ -158,6 +158,9 @@ def demo(
     result = asyncio.run(seed(settings))
     port = port or settings.server.port
     url = local_server_url(settings.server.host, port)
+    if "public_url" not in settings.server.model_fields_set:
+        # Emailed links and the install command must point at the port really served.
+        settings.server.public_url = url
     console.rule("[bold]Breeze is starting")
     if result.created:
         console.print(
