@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from breeze.agents.errors import EnrollmentKeyNotFound
 from breeze.agents.models import EnrollmentKey
 from breeze.core.pagination import Filter, ListParams, ListSpec, paginate
-from breeze.core.principal import SYSTEM, Principal, restrict
+from breeze.core.principal import SYSTEM, Principal, fetch_visible, restrict
 from breeze.devices.models import Device
 from breeze.tenancy import queries as tenancy
 from breeze.tenancy.errors import SiteNotFound
@@ -55,10 +55,7 @@ async def get_enrollment_key(
     key_id: uuid.UUID,
     permission: str = "enrollment_keys:read",
 ) -> EnrollmentKey:
-    stmt = restrict(select(EnrollmentKey), principal, permission, EnrollmentKey).where(
-        EnrollmentKey.id == key_id
-    )
-    key = (await session.execute(stmt)).scalar_one_or_none()
+    key = await fetch_visible(session, principal, permission, EnrollmentKey, key_id)
     if key is None:
         raise EnrollmentKeyNotFound()
     return key

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from breeze.apikeys.errors import ApiKeyNotFound
 from breeze.apikeys.models import ApiKey
 from breeze.core.pagination import Filter, ListParams, ListSpec, paginate
-from breeze.core.principal import Principal, restrict
+from breeze.core.principal import Principal, fetch_visible, restrict
 
 API_KEY_LIST = ListSpec(
     sortable={
@@ -51,8 +51,7 @@ async def get_api_key(
     key_id: uuid.UUID,
     permission: str = "api_keys:read",
 ) -> ApiKey:
-    stmt = restrict(select(ApiKey), principal, permission, ApiKey).where(ApiKey.id == key_id)
-    key = (await session.execute(stmt)).scalar_one_or_none()
+    key = await fetch_visible(session, principal, permission, ApiKey, key_id)
     if key is None:
         raise ApiKeyNotFound()
     return key

@@ -12,12 +12,14 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, false, or_, true
+from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from breeze.core.errors import Forbidden
 from breeze.core.tenancy_columns import Tenancy
 
 S = TypeVar("S", bound=Select[Any])
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -173,3 +175,13 @@ def restrict(
 
 SYSTEM_ACTOR = Actor(type="system", id=None, email=None)
 SYSTEM = Principal(actor=SYSTEM_ACTOR, user_id=None, is_platform_admin=True)
+
+
+async def fetch_visible(
+    session: AsyncSession, principal: Principal, permission: str, model: type[T], row_id: Any
+) -> T | None:
+    """The row of `model` with this id if the principal may `permission` it, else None."""
+    stmt = restrict(select(model), principal, permission, model).where(
+        model.id == row_id  # type: ignore[attr-defined]
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()

@@ -11,7 +11,7 @@ from sqlalchemy import exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from breeze.core.pagination import Filter, ListParams, ListSpec, paginate
-from breeze.core.principal import Principal, restrict
+from breeze.core.principal import Principal, fetch_visible, restrict
 from breeze.db.base import utcnow
 from breeze.devices.errors import DeviceNotFound
 from breeze.devices.inventory import META
@@ -148,8 +148,7 @@ async def get_device(
     permission: str = "devices:read",
 ) -> Device:
     """A device the principal may `permission` (decommissioned ones included), else 404."""
-    stmt = restrict(select(Device), principal, permission, Device).where(Device.id == device_id)
-    device = (await session.execute(stmt)).scalar_one_or_none()
+    device = await fetch_visible(session, principal, permission, Device, device_id)
     if device is None:
         raise DeviceNotFound()
     return device

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 
 from breeze.auth.deps import CurrentCtx
 from breeze.db.base import utcnow
+from breeze.devices.queries import get_device
 from breeze.metrics import queries
 from breeze.metrics.buffer import buffer_lifespan
 from breeze.metrics.schemas import HourlyPoint, MetricsOut, RawPoint, Resolution
@@ -32,7 +33,7 @@ async def device_metrics(
 ) -> MetricsOut:
     start, end = queries.window(from_, to, resolution, utcnow())
     async with ctx.read() as s:
-        await queries.visible_device(s, ctx.principal, device_id)
+        await get_device(s, ctx.principal, device_id)
         points: list[RawPoint] | list[HourlyPoint]
         if resolution == "raw":
             points, truncated = await queries.raw_points(s, device_id, start, end)

@@ -10,9 +10,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from breeze.core.errors import InvalidInput
-from breeze.core.principal import Principal, restrict
-from breeze.devices.models import Device
-from breeze.metrics.errors import DeviceNotFound
 from breeze.metrics.models import DeviceMetric, DeviceMetricHourly
 from breeze.metrics.schemas import HourlyPoint, RawPoint, Resolution
 from breeze.metrics.storage import floor_hour
@@ -20,16 +17,6 @@ from breeze.metrics.storage import floor_hour
 DEFAULT_WINDOW = timedelta(hours=24)
 MAX_WINDOW: dict[str, timedelta] = {"raw": timedelta(days=31), "1h": timedelta(days=400)}
 MAX_POINTS = 50_000
-
-
-async def visible_device(
-    session: AsyncSession, principal: Principal, device_id: uuid.UUID
-) -> Device:
-    stmt = restrict(select(Device), principal, "devices:read", Device).where(Device.id == device_id)
-    device = (await session.execute(stmt)).scalar_one_or_none()
-    if device is None:
-        raise DeviceNotFound()
-    return device
 
 
 def _utc(value: datetime) -> datetime:

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from breeze.core.pagination import Filter, ListParams, ListSpec, paginate
-from breeze.core.principal import Principal, restrict
+from breeze.core.principal import Principal, fetch_visible, restrict
 from breeze.tenancy.errors import OrgNotFound, PartnerNotFound, SiteNotFound
 from breeze.tenancy.models import Organization, Partner, Site
 
@@ -71,8 +71,7 @@ async def get_partner(
     partner_id: uuid.UUID,
     permission: str = "partners:read",
 ) -> Partner:
-    stmt = restrict(select(Partner), principal, permission, Partner).where(Partner.id == partner_id)
-    partner = (await session.execute(stmt)).scalar_one_or_none()
+    partner = await fetch_visible(session, principal, permission, Partner, partner_id)
     if partner is None:
         raise PartnerNotFound()
     return partner
@@ -100,10 +99,7 @@ async def list_orgs(
 async def get_org(
     session: AsyncSession, principal: Principal, org_id: uuid.UUID, permission: str = "orgs:read"
 ) -> Organization:
-    stmt = restrict(select(Organization), principal, permission, Organization).where(
-        Organization.id == org_id
-    )
-    org = (await session.execute(stmt)).scalar_one_or_none()
+    org = await fetch_visible(session, principal, permission, Organization, org_id)
     if org is None:
         raise OrgNotFound()
     return org
@@ -126,8 +122,7 @@ async def list_sites(
 async def get_site(
     session: AsyncSession, principal: Principal, site_id: uuid.UUID, permission: str = "sites:read"
 ) -> Site:
-    stmt = restrict(select(Site), principal, permission, Site).where(Site.id == site_id)
-    site = (await session.execute(stmt)).scalar_one_or_none()
+    site = await fetch_visible(session, principal, permission, Site, site_id)
     if site is None:
         raise SiteNotFound()
     return site
