@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 from sqlalchemy import update
@@ -143,8 +145,17 @@ def test_re_enrolling_a_machine_replaces_its_token(
     assert (second["device_id"], second["agent_id"]) == (first["device_id"], first["agent_id"])
     assert second["auth_token"] != first["auth_token"]
     assert beat(server.url, first).status_code == 401
-    assert beat(server.url, second).status_code == 200
-    rows = [d for d in device_rows(server, tenant.org["id"]) if d.machine_id == "machine-again"]
+    assert beat(server.url, second, agent_version="0.2.0").status_code == 200
+
+    def machine_rows() -> list[Any]:
+        return [d for d in device_rows(server, tenant.org["id"]) if d.machine_id == "machine-again"]
+
+    # Beats are written by the batch flush (within a second): wait until the re-enrolled
+    # agent's beat has landed; a beat accepted before re-enrolling may land in between.
+    deadline = time.monotonic() + 10
+    while machine_rows()[0].agent_version != "0.2.0" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    rows = machine_rows()
     assert len(rows) == 1
     assert (rows[0].hostname, rows[0].agent_version) == ("new-name", "0.2.0")
     assert rows[0].agent_token_hash == token_hash(second["auth_token"])
