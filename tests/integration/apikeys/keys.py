@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.factories import ok, unique
 
@@ -30,10 +29,3 @@ def key_client(api: httpx.Client, raw: str, *, header: str = "bearer") -> httpx.
     """A client that authenticates with an API key, as a Bearer token or in X-API-Key."""
     headers = {"Authorization": f"Bearer {raw}"} if header == "bearer" else {"X-API-Key": raw}
     return httpx.Client(base_url=str(api.base_url), headers=headers, timeout=30)
-
-
-def require_users_api(api: httpx.Client) -> None:
-    """Skip when the users API (invitations, needed by make_member) is not mounted yet."""
-    paths = ok(api.get("/api/v1/openapi.json"))["paths"]
-    if "post" not in paths.get("/api/v1/users", {}):
-        pytest.skip("the users API (POST /api/v1/users) is not available yet")

@@ -10,7 +10,7 @@ import pytest
 
 from breeze.core.security import token_hash
 from tests.factories import Tenant, make_member, make_tenant, ok
-from tests.integration.apikeys.keys import key_client, make_key, require_users_api
+from tests.integration.apikeys.keys import key_client, make_key
 from tests.support.mailbox import Mailbox
 
 SECRET_FIELDS = {"key", "key_hash"}
@@ -225,7 +225,6 @@ def test_key_changes_are_audited_without_the_secret(admin: httpx.Client, tenant:
 def test_members_cannot_give_a_key_more_than_they_hold(
     admin: httpx.Client, mailbox: Mailbox, tenant: Tenant
 ) -> None:
-    require_users_api(admin)
     org_id = tenant.org["id"]
     org_admin = make_member(admin, mailbox, role="Org Admin", org_id=org_id)
     tech = make_member(admin, mailbox, role="Org Technician", org_id=org_id)

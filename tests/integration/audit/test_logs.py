@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.factories import Tenant, make_member, make_org, make_site, make_tenant, ok
-from tests.integration.apikeys.keys import key_client, make_key, require_users_api
+from tests.integration.apikeys.keys import key_client, make_key
 from tests.support.mailbox import Mailbox
 from tests.support.server import ADMIN_EMAIL
 
@@ -173,7 +173,6 @@ def test_without_audit_read_the_page_is_empty(admin: httpx.Client, tenant: Tenan
 def test_members_see_only_their_tenant(
     admin: httpx.Client, mailbox: Mailbox, tenant: Tenant
 ) -> None:
-    require_users_api(admin)
     other = make_tenant(admin)
     org_admin = make_member(admin, mailbox, role="Org Admin", org_id=other.org["id"])
     viewer = make_member(admin, mailbox, role="Org Viewer", org_id=tenant.org["id"])

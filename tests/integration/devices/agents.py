@@ -8,7 +8,6 @@ enrollment would leave it.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import socket
 import uuid
@@ -22,8 +21,6 @@ from breeze_agent.collectors import collect_inventory
 from tests.factories import Tenant, ok, unique
 from tests.support.server import LiveServer
 
-AGENT_TOKEN_PREFIX = "brz_agt_"
-
 
 @dataclass
 class Agent:
@@ -32,7 +29,6 @@ class Agent:
     token: str
     base_url: str
     tenant: Tenant
-    via: str = "enroll"  # "enroll": POST /api/v1/agents/enroll; "database": row written here
 
     def client(self) -> httpx.Client:
         return httpx.Client(
@@ -63,13 +59,6 @@ def inventory(**changes: Any) -> dict[str, Any]:
     doc = copy.deepcopy(real_inventory())
     doc.update(changes)
     return doc
-
-
-def _has_enroll(api: httpx.Client) -> bool:
-    paths = ok(api.get("/api/v1/openapi.json"))["paths"]
-    return "post" in paths.get("/api/v1/agents/enroll", {}) and "post" in paths.get(
-        "/api/v1/enrollment-keys", {}
-    )
 
 
 def _enroll_via_api(
@@ -104,65 +93,6 @@ def _enroll_via_api(
     )
 
 
-async def _insert_device(url: str, row: dict[str, Any]) -> None:
-    from sqlalchemy import insert
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    import breeze.db.models  # noqa: F401  (every table known, for foreign keys)
-    from breeze.core.security import token_hash
-    from breeze.db.base import utcnow
-    from breeze.devices.models import Device
-
-    connect_args = {"timeout": 30} if url.startswith("sqlite") else {}
-    engine = create_async_engine(url, connect_args=connect_args)
-    try:
-        async with engine.begin() as conn:
-            token = row.pop("token")
-            await conn.execute(
-                insert(Device).values(
-                    **row,
-                    agent_token_hash=token_hash(token),
-                    status="online",
-                    enrolled_at=utcnow(),
-                    last_seen_at=utcnow(),
-                    created_at=utcnow(),
-                    updated_at=utcnow(),
-                    tags=[],
-                )
-            )
-    finally:
-        await engine.dispose()
-
-
-def _enroll_via_database(
-    server: LiveServer, tenant: Tenant, site: dict[str, Any], hostname: str
-) -> Agent:
-    device_id = uuid.uuid4()
-    agent_id = f"agt_{uuid.uuid4().hex[:16]}"
-    token = f"{AGENT_TOKEN_PREFIX}{uuid.uuid4().hex}{uuid.uuid4().hex}"
-    asyncio.run(
-        _insert_device(
-            server.database.url,
-            {
-                "id": device_id,
-                "partner_id": uuid.UUID(tenant.partner["id"]),
-                "org_id": uuid.UUID(tenant.org["id"]),
-                "site_id": uuid.UUID(site["id"]),
-                "agent_id": agent_id,
-                "machine_id": uuid.uuid4().hex,
-                "hostname": hostname,
-                "os_type": "linux",
-                "os_version": "12",
-                "os_build": "",
-                "architecture": "x86_64",
-                "agent_version": "0.1.0",
-                "token": token,
-            },
-        )
-    )
-    return Agent(str(device_id), agent_id, token, server.url, tenant, via="database")
-
-
 def enroll(
     server: LiveServer,
     admin: httpx.Client,
@@ -174,6 +104,4 @@ def enroll(
     """A new enrolled device in `tenant` (its first site unless told), no inventory yet."""
     site = site or tenant.site
     hostname = hostname or f"{socket.gethostname()}-{uuid.uuid4().hex[:6]}"
-    if _has_enroll(admin):
-        return _enroll_via_api(admin, tenant, site, hostname)
-    return _enroll_via_database(server, tenant, site, hostname)
+    return _enroll_via_api(admin, tenant, site, hostname)

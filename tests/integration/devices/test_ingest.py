@@ -127,8 +127,6 @@ def test_a_full_inventory_fills_every_table(agent: Agent, admin: httpx.Client) -
 
 
 def test_devices_come_from_the_real_enrollment(agent: Agent, admin: httpx.Client) -> None:
-    if agent.via != "enroll":
-        pytest.skip("POST /api/v1/agents/enroll is not available: devices are written directly")
     audit = ok(
         admin.get(
             "/api/v1/audit/logs", params={"action": "device.enroll", "resource_id": agent.device_id}
