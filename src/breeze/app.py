@@ -27,16 +27,37 @@ def api_router() -> APIRouter:
     from breeze.apikeys.api import router as apikeys
     from breeze.audit.api import router as audit
     from breeze.auth.api import router as auth
+    from breeze.commands.api import router as commands
     from breeze.devices.api import router as devices
     from breeze.installer.api import router as installer
     from breeze.metrics.api import router as metrics
     from breeze.rbac.api import router as roles
+    from breeze.scripts.api import router as scripts
     from breeze.tenancy.api import router as tenancy
     from breeze.users.api import router as users
 
     router = APIRouter(prefix="/api/v1")
-    for sub in (auth, tenancy, users, roles, apikeys, audit, agents, devices, metrics, installer):
+    for sub in (
+        auth,
+        tenancy,
+        users,
+        roles,
+        apikeys,
+        audit,
+        agents,
+        devices,
+        metrics,
+        installer,
+        commands,
+        scripts,
+    ):
         router.include_router(sub)
+    return router
+
+
+def agent_ws_router() -> APIRouter:
+    from breeze.agents.ws import router
+
     return router
 
 
@@ -71,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(ops_router)
     app.include_router(api_router())
+    app.include_router(agent_ws_router())
     app.add_middleware(UnexpectedErrors)  # innermost: last resort inside the app
     app.add_middleware(
         BodySizeLimit,

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from breeze_protocol._base import WireModel
+from breeze_protocol.commands import CommandEnvelope
 
 OsType = Literal["linux", "windows", "macos"]
 
@@ -20,6 +21,12 @@ class AgentConfig(WireModel):
     )
     inventory_interval_seconds: int = Field(
         3600, ge=60, le=86400, description="Seconds between inventory delta checks."
+    )
+    command_public_key: str | None = Field(
+        None,
+        max_length=100,
+        description="Ed25519 public key (raw, base64url) that signs this server's commands. "
+        "The agent keeps the first one it is given and refuses commands it does not verify.",
     )
 
 
@@ -59,8 +66,8 @@ class EnrollResponse(WireModel):
 class HeartbeatResponse(WireModel):
     """Answer of ``POST /api/v1/agents/{agent_id}/heartbeat``."""
 
-    commands: list[dict[str, Any]] = Field(
-        default_factory=list, description="Queued commands (from the commands feature on)."
+    commands: list[CommandEnvelope] = Field(
+        default_factory=list, description="Signed commands to run (or cancel), oldest first."
     )
     config_update: AgentConfig | None = Field(
         None, description="New configuration when it changed since the agent's last beat."

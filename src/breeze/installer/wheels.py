@@ -58,7 +58,7 @@ log = logging.getLogger(__name__)
 
 AGENT_DIST = "breeze-agent"
 AGENT_PACKAGES = (breeze_agent, breeze_protocol)
-AGENT_DEPENDENCIES = ("psutil", "httpx", "pydantic", "typer", "rich", "websockets")
+AGENT_DEPENDENCIES = ("psutil", "httpx", "pydantic", "typer", "rich", "websockets", "cryptography")
 AGENT_SCRIPTS = {"breeze-agent": "breeze_agent.cli:main"}
 ZIP_DATE = (2020, 1, 1, 0, 0, 0)
 SKIP_DIST_INFO = {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"}

@@ -1,0 +1,1 @@
+"""Device commands: the durable queue of work for agents (seed 003, protocol v1)."""

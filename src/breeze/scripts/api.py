@@ -1,0 +1,7 @@
+"""Script library routes. Filled in by the scripts feature."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
