@@ -30,6 +30,7 @@ def api_router() -> APIRouter:
     from breeze.commands.api import router as commands
     from breeze.devices.api import router as devices
     from breeze.installer.api import router as installer
+    from breeze.live.api import router as live
     from breeze.metrics.api import router as metrics
     from breeze.rbac.api import router as roles
     from breeze.scripts.api import router as scripts
@@ -50,6 +51,7 @@ def api_router() -> APIRouter:
         installer,
         commands,
         scripts,
+        live,
     ):
         router.include_router(sub)
     return router
