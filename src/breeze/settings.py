@@ -21,6 +21,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from breeze_protocol.commands import MAX_OUTPUT_BYTES
+
 WEAK_SECRETS = frozenset({"", "changeme", "change-me", "secret", "breeze", "password", "dev"})
 MIN_SECRET_LENGTH = 32
 
@@ -115,6 +117,56 @@ class MetricsSettings(BaseModel):
     hourly_retention_days: int = Field(365, ge=1, description="Days hourly rollups are kept.")
 
 
+class CommandSettings(BaseModel):
+    default_expiry_seconds: int = Field(
+        86_400,
+        ge=60,
+        le=30 * 86_400,
+        description="How long a command for an offline device waits to be started before it "
+        "times out as expired (a request may ask for less or more, up to the maximum).",
+    )
+    redeliver_after_seconds: int = Field(
+        60,
+        ge=1,
+        le=86_400,
+        description="A command handed out but never acknowledged by the agent is handed out "
+        "again after this long (the agent runs a command id at most once).",
+    )
+    sweep_interval_seconds: float = Field(
+        5.0,
+        gt=0,
+        le=3600,
+        description="How often the command sweep (expiry, re-delivery, timeouts) runs.",
+    )
+    result_grace_seconds: int = Field(
+        60,
+        ge=0,
+        le=86_400,
+        description="Added to a running command's timeout before the sweep marks it timed "
+        "out for want of a result (a result that arrives later is still kept).",
+    )
+    max_output_bytes: int = Field(
+        65_536,
+        ge=1024,
+        le=MAX_OUTPUT_BYTES,
+        description="Output kept per stream (stdout, stderr) of a script; the agent truncates "
+        "beyond it.",
+    )
+    output_chunk_limit: int = Field(
+        2000,
+        ge=10,
+        le=100_000,
+        description="Live output chunks stored per running command; later ones are dropped "
+        "(the final result still carries the whole capped output).",
+    )
+    signing_key_file: Path | None = Field(
+        None,
+        description="PEM file of the Ed25519 key that signs commands; default "
+        "command-signing.key in the data directory, created on first use. Every server "
+        "replica must share the same file (agents trust only the first key they are given).",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="BREEZE_",
@@ -148,6 +200,7 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     agents: AgentSettings = Field(default_factory=AgentSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    commands: CommandSettings = Field(default_factory=CommandSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, status
 
 from breeze.agents import actions, queries
 from breeze.agents.gateway import router as gateway
+from breeze.agents.releases import router as releases
 from breeze.agents.schemas import (
     EnrollmentKeyCreate,
     EnrollmentKeyCreated,
@@ -75,3 +76,4 @@ async def revoke_enrollment_key(ctx: CurrentCtx, key_id: uuid.UUID) -> None:
 router = APIRouter()
 router.include_router(keys)
 router.include_router(gateway)
+router.include_router(releases)

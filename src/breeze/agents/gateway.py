@@ -3,7 +3,12 @@
 Configuration versioning: every enroll and heartbeat answer carries the device's
 `X-Breeze-Config-Version` header. The agent echoes the value it last applied in the
 same request header; a heartbeat whose echo is missing or differs from the
-device's config_version gets `config_update` with the full AgentConfig.
+device's config_version gets `config_update` with the full AgentConfig, which carries the
+server's command-signing public key (devices enrolled before commands existed had their
+config_version bumped by migration 0003, so their agents receive the key once).
+
+The heartbeat answer's `commands` are claimed here (breeze.commands.delivery): due pending
+commands become `sent` and come back signed; an agent on the WebSocket gets them pushed.
 """
 
 from __future__ import annotations
@@ -16,8 +21,10 @@ from fastapi import APIRouter, Header, Request, Response
 from breeze.agents.auth import AgentIdentity, CurrentAgent
 from breeze.agents.enroll import do_enroll
 from breeze.auth.principals import client_ip
+from breeze.commands.delivery import claim_envelopes
+from breeze.commands.signing import public_key
 from breeze.core.bus import Bus
-from breeze.core.state import app_state
+from breeze.core.state import AppState, app_state
 from breeze.devices.presence import PresenceChange
 from breeze.metrics.buffer import buffer_of, check_heartbeat
 from breeze.metrics.errors import BufferFull
@@ -28,6 +35,7 @@ from breeze_protocol.agent_api import (
     EnrollResponse,
     HeartbeatResponse,
 )
+from breeze_protocol.commands import CommandEnvelope
 from breeze_protocol.metrics import HeartbeatRequest
 
 log = logging.getLogger("breeze.agents")
@@ -56,6 +64,7 @@ def agent_config(settings: Settings, heartbeat_interval_seconds: int) -> AgentCo
     return AgentConfig(
         heartbeat_interval_seconds=heartbeat_interval_seconds,
         inventory_interval_seconds=settings.agents.inventory_interval_seconds,
+        command_public_key=public_key(settings),
     )
 
 
@@ -115,5 +124,16 @@ async def heartbeat(
         raise BufferFull(state.settings.metrics.retry_after_seconds)
     response.headers[CONFIG_VERSION_HEADER] = str(agent.config_version)
     return HeartbeatResponse(
-        commands=[], config_update=_config_update(state.settings, agent, config_version)
+        commands=await _claim(state, agent),
+        config_update=_config_update(state.settings, agent, config_version),
     )
+
+
+async def _claim(state: AppState, agent: AgentIdentity) -> list[CommandEnvelope]:
+    """The beat is already accepted: a failure here must not fail it. Commands claimed but
+    not handed out are handed out again after commands.redeliver_after_seconds."""
+    try:
+        return await claim_envelopes(state, agent.device_id, agent.agent_id)
+    except Exception:
+        log.exception("could not hand out commands to %s", agent.agent_id)
+        return []

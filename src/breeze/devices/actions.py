@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from breeze.audit.actions import record
@@ -87,3 +88,17 @@ async def do_decommission_device(
         details={"previous_status": previous, "agent_id": device.agent_id},
     )
     return device
+
+
+async def do_set_pending_reboot(
+    session: AsyncSession, *, device_id: uuid.UUID, pending: bool
+) -> None:
+    """Record what a command said about a needed reboot (a reboot the agent is starting,
+    a script that asked for one: set; the device came back from a reboot: cleared). The
+    agent's next heartbeat reports its own view and takes over."""
+    await session.execute(
+        update(Device)
+        .where(Device.id == device_id, Device.pending_reboot.is_not(pending))
+        .values(pending_reboot=pending, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )

@@ -38,10 +38,9 @@ def test_enroll_creates_a_device_in_the_keys_org_and_site(
     answer = ok(r)
     assert re.fullmatch(r"agt_[0-9a-f]{20}", answer["agent_id"])
     assert answer["auth_token"].startswith("brz_agt_")
-    assert answer["config"] == {
-        "heartbeat_interval_seconds": 60,
-        "inventory_interval_seconds": 3600,
-    }
+    config = answer["config"]
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}", config.pop("command_public_key"))
+    assert config == {"heartbeat_interval_seconds": 60, "inventory_interval_seconds": 3600}
     assert r.headers["x-breeze-config-version"] == "1"
     [device] = device_rows(server, tenant.org["id"])
     assert str(device.id) == answer["device_id"]

@@ -259,6 +259,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("command_id", "seq", name=op.f("uq_command_output_chunks_command_id")),
     )
     # ### end Alembic commands ###
+    # Not generated (keep when regenerating): devices enrolled before commands existed get
+    # one config_update carrying the command-signing public key at their next heartbeat.
+    op.execute("UPDATE devices SET config_version = config_version + 1")
 
 
 def downgrade() -> None:

@@ -1,0 +1,285 @@
+"""Handing commands to agents (heartbeat answer and WebSocket push) and storing the output
+they stream back.
+
+Claiming is one conditional UPDATE (``... WHERE status = 'pending'``) in a write
+transaction, so concurrent claimers in several processes never hand out a command twice;
+on PostgreSQL the candidate rows are first locked with ``FOR UPDATE SKIP LOCKED`` so a
+second claimer skips them instead of waiting (SQLite serialises writers anyway).
+
+An envelope is a pure function of the row (id, type, payload, created_at as issued_at,
+expires_at, the stored nonce) and Ed25519 signatures are deterministic, so a re-delivered
+command is byte-identical to its first delivery and the agent recognises it.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from breeze.commands import events
+from breeze.commands.models import (
+    OPEN_STATES,
+    PENDING,
+    RUNNING,
+    SENT,
+    CommandOutputChunk,
+    DeviceCommand,
+)
+from breeze.commands.schemas import SECRET_MASK
+from breeze.commands.signing import private_key
+from breeze.core.state import AppState
+from breeze.db.base import utcnow
+from breeze_protocol.commands import CommandEnvelope, OutputChunk
+from breeze_protocol.signing import sign_envelope
+
+log = logging.getLogger("breeze.commands")
+SelectT = TypeVar("SelectT")
+CLAIM_BATCH = 50  # commands handed out per heartbeat; the rest go with the next one
+CANCEL_EXPIRY_SECONDS = 86_400
+
+
+def lock_skipping(stmt: SelectT, session: AsyncSession, *of: Any) -> SelectT:
+    """The dialect seam: on PostgreSQL lock the selected rows, skipping rows another
+    transaction holds; SQLite's single writer makes it unnecessary there."""
+    if session.get_bind().dialect.name == "postgresql":
+        return stmt.with_for_update(skip_locked=True, of=list(of) or None)  # type: ignore[attr-defined,no-any-return]
+    return stmt
+
+
+def _unix(value: Any) -> int:
+    return int(value.timestamp())
+
+
+def envelope_of(state: AppState, cmd: DeviceCommand, agent_id: str) -> CommandEnvelope:
+    """The signed envelope of a command (identical on every delivery)."""
+    return sign_envelope(
+        private_key(state.settings),
+        id=str(cmd.id),
+        agent_id=agent_id,
+        type=cmd.type,
+        payload=cmd.payload,
+        issued_at=_unix(cmd.created_at),
+        expires_at=_unix(cmd.expires_at),
+        nonce=cmd.nonce,
+    )
+
+
+def cancel_envelope_of(state: AppState, cmd: DeviceCommand, agent_id: str) -> CommandEnvelope:
+    """The cancel of a sent or running command; derived from the command, so repeating
+    it (every beat until the agent reports) gives the same envelope."""
+    assert cmd.cancel_requested_at is not None
+    issued = _unix(cmd.cancel_requested_at)
+    return sign_envelope(
+        private_key(state.settings),
+        id=str(uuid.uuid5(cmd.id, "cancel")),
+        agent_id=agent_id,
+        type="cancel",
+        payload={"command_id": str(cmd.id)},
+        issued_at=issued,
+        expires_at=issued + CANCEL_EXPIRY_SECONDS,
+        nonce=f"cancel-{cmd.nonce}",
+    )
+
+
+def _due(device_id: uuid.UUID, now: Any) -> Any:
+    return (
+        DeviceCommand.device_id == device_id,
+        DeviceCommand.status == PENDING,
+        DeviceCommand.expires_at > now,
+    )
+
+
+async def claim_envelopes(
+    state: AppState, device_id: uuid.UUID, agent_id: str
+) -> list[CommandEnvelope]:
+    """Move this device's due pending commands to ``sent`` and return their envelopes,
+    oldest first, followed by cancel envelopes for commands whose cancel was requested."""
+    now = utcnow()
+    # A read first: most beats find nothing and must not queue for the write lock.
+    async with state.db.read() as s:
+        has_due = (
+            await s.execute(select(DeviceCommand.id).where(*_due(device_id, now)).limit(1))
+        ).first() is not None
+        cancels = list(
+            (
+                await s.execute(
+                    select(DeviceCommand)
+                    .where(
+                        DeviceCommand.device_id == device_id,
+                        DeviceCommand.status.in_((SENT, RUNNING)),
+                        DeviceCommand.cancel_requested_at.is_not(None),
+                    )
+                    .order_by(DeviceCommand.cancel_requested_at)
+                    .limit(CLAIM_BATCH)
+                )
+            ).scalars()
+        )
+    claimed: list[DeviceCommand] = []
+    if has_due:
+        async with state.db.write() as uow:
+            s = uow.session
+            pick = (
+                select(DeviceCommand.id)
+                .where(*_due(device_id, now))
+                .order_by(DeviceCommand.created_at, DeviceCommand.id)
+                .limit(CLAIM_BATCH)
+            )
+            ids = list((await s.execute(lock_skipping(pick, s))).scalars())
+            if ids:
+                won = await s.execute(
+                    update(DeviceCommand)
+                    .where(DeviceCommand.id.in_(ids), DeviceCommand.status == PENDING)
+                    .values(
+                        status=SENT,
+                        sent_at=now,
+                        delivery_count=DeviceCommand.delivery_count + 1,
+                        updated_at=now,
+                    )
+                    .returning(DeviceCommand.id)
+                    .execution_options(synchronize_session=False)
+                )
+                won_ids = list(won.scalars())
+                if won_ids:
+                    claimed = list(
+                        (
+                            await s.execute(
+                                select(DeviceCommand)
+                                .where(DeviceCommand.id.in_(won_ids))
+                                .order_by(DeviceCommand.created_at, DeviceCommand.id)
+                                .execution_options(populate_existing=True)
+                            )
+                        ).scalars()
+                    )
+        for cmd in claimed:
+            await events.publish(events.COMMAND_STATUS, events.status_event(cmd), state.bus)
+    return [envelope_of(state, c, agent_id) for c in claimed] + [
+        cancel_envelope_of(state, c, agent_id) for c in cancels
+    ]
+
+
+def secret_values(cmd: DeviceCommand) -> list[str]:
+    """The values to hide in this command's output, longest first (so a secret that
+    contains another is masked whole)."""
+    env = cmd.payload.get("env") if isinstance(cmd.payload, dict) else None
+    if not cmd.secret_names or not isinstance(env, dict):
+        return []
+    values = {str(env[n]) for n in cmd.secret_names if env.get(n) and env[n] != SECRET_MASK}
+    return sorted(values, key=len, reverse=True)
+
+
+def redact(text: str | None, secrets: Sequence[str]) -> str | None:
+    """`text` with secret values masked and NUL removed (PostgreSQL text cannot hold it)."""
+    if text is None:
+        return None
+    text = text.replace("\x00", "")
+    for value in secrets:
+        text = text.replace(value, SECRET_MASK)
+    return text
+
+
+def _insert(session: AsyncSession) -> Any:
+    """INSERT that skips a (command_id, seq) already stored: repeats are harmless."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return pg_insert(CommandOutputChunk).on_conflict_do_nothing(
+            index_elements=["command_id", "seq"]
+        )
+    if dialect == "sqlite":
+        return sqlite_insert(CommandOutputChunk).on_conflict_do_nothing(
+            index_elements=["command_id", "seq"]
+        )
+    return insert(CommandOutputChunk)
+
+
+def _uuid(text: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None
+
+
+async def store_output(
+    state: AppState, device_id: uuid.UUID, chunks: Sequence[OutputChunk]
+) -> None:
+    """Keep output of this device's open commands (secrets masked), at most
+    ``commands.output_chunk_limit`` chunks per command; publish ``command.output``."""
+    wanted = {u for u in (_uuid(c.command_id) for c in chunks) if u is not None}
+    if not wanted:
+        return
+    limit = state.settings.commands.output_chunk_limit
+    async with state.db.write() as uow:
+        s = uow.session
+        cmds = {
+            c.id: c
+            for c in (
+                await s.execute(
+                    select(DeviceCommand).where(
+                        DeviceCommand.id.in_(wanted),
+                        DeviceCommand.device_id == device_id,
+                        DeviceCommand.status.in_(OPEN_STATES),
+                    )
+                )
+            ).scalars()
+        }
+        if not cmds:
+            return
+        counted = await s.execute(
+            select(CommandOutputChunk.command_id, func.count())
+            .where(CommandOutputChunk.command_id.in_(list(cmds)))
+            .group_by(CommandOutputChunk.command_id)
+        )
+        stored: dict[uuid.UUID, int] = {cid: int(n) for cid, n in counted.tuples()}
+        hidden = {cid: secret_values(c) for cid, c in cmds.items()}
+        rows: list[dict[str, Any]] = []
+        for chunk in sorted(chunks, key=lambda c: (c.command_id, c.seq)):
+            cid = _uuid(chunk.command_id)
+            if cid is None or cid not in cmds:
+                continue
+            if stored.get(cid, 0) >= limit:
+                continue  # bounded: the final result carries the whole capped output
+            stored[cid] = stored.get(cid, 0) + 1
+            rows.append(
+                {
+                    "id": uuid.uuid4(),
+                    "command_id": cid,
+                    "seq": chunk.seq,
+                    "stream": chunk.stream,
+                    "data": redact(chunk.data, hidden[cid]) or "",
+                    "created_at": utcnow(),
+                }
+            )
+        if not rows:
+            return
+        result = await s.execute(
+            _insert(s).returning(
+                CommandOutputChunk.command_id,
+                CommandOutputChunk.seq,
+                CommandOutputChunk.stream,
+                CommandOutputChunk.data,
+            ),
+            rows,
+        )
+        fresh = list(result.tuples())
+        tenancy = {cid: (str(c.partner_id), str(c.org_id)) for cid, c in cmds.items()}
+    by_command: dict[uuid.UUID, list[dict[str, Any]]] = {}
+    for cid, seq, stream, data in fresh:
+        by_command.setdefault(cid, []).append({"seq": seq, "stream": stream, "data": data})
+    for cid, items in by_command.items():
+        partner_id, org_id = tenancy[cid]
+        await events.publish(
+            events.COMMAND_OUTPUT,
+            {
+                "command_id": str(cid),
+                "partner_id": partner_id,
+                "org_id": org_id,
+                "chunks": sorted(items, key=lambda i: i["seq"]),
+            },
+            state.bus,
+        )
