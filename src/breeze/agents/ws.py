@@ -1,7 +1,340 @@
-"""The agent WebSocket (/ws/agents/{agent_id}). Filled in by the real-time feature."""
+"""The agent WebSocket (``/ws/agents/{agent_id}``) and the per-process hub behind it.
+
+What it is for: a command reaches a connected agent the moment it is queued, instead of
+at the next heartbeat, and a running command's output flows back without one HTTP
+request per chunk. It is an accelerator only: every command is a row and heartbeats hand
+out whatever the socket did not, so a lost socket or a lost bus event costs latency,
+never a command.
+
+* Handshake: ``Authorization: Bearer <agent token>``, checked like the HTTP gateway
+  (``agents.auth``). A bad token, or a token of another agent, is answered by accepting
+  and closing at once with 4401, so the agent reads a close code it can act on (stop, as
+  on HTTP 401) rather than a bare HTTP error.
+* One connection per agent in the whole cluster. Locally a newer connection replaces
+  the older one (closed with 4000). Across replicas every connect is announced on the
+  bus (``agent.ws.connected`` with this process's node id, a connection id and the
+  open time); a replica holding an *older* connection of that agent closes it. Older is
+  decided by (open time, connection id), so two simultaneous connects on two replicas
+  still end with exactly one survivor.
+* Liveness: uvicorn's protocol pings (every 20 s, 20 s to answer) drop dead peers.
+* Delivery: each connection has one delivery task, woken on connect and on every
+  ``agent.commands`` event for its agent; wake-ups coalesce, and each round calls
+  ``commands.delivery.claim_envelopes`` (its own short transaction, which claims each
+  pending command exactly once across processes) and then sends, with no transaction open
+  while the socket is awaited.
+* The hub holds ONE bus subscription per process (``agent.commands``,
+  ``agent.ws.connected``, ``device.decommissioned``), started by this router's lifespan.
+* Frames from the agent: ``WsOutput`` is stored by ``commands.delivery.store_output``;
+  anything else is logged (rate-limited per connection) and ignored.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
 
-router = APIRouter()
+from fastapi import APIRouter, WebSocket
+from prometheus_client import Counter, Gauge
+from pydantic import ValidationError
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from breeze.agents.auth import AGENT_TOKEN_PREFIX, TokenOwner, token_lookup
+from breeze.core.errors import BreezeError
+from breeze.core.security import token_hash
+from breeze.core.state import AppState
+from breeze_protocol.commands import WsCommand, WsOutput
+
+log = logging.getLogger("breeze.agents.ws")
+
+TOPIC_COMMANDS = "agent.commands"
+TOPIC_CONNECTED = "agent.ws.connected"
+TOPIC_DECOMMISSIONED = "device.decommissioned"
+TOPICS = (TOPIC_COMMANDS, TOPIC_CONNECTED, TOPIC_DECOMMISSIONED)
+
+CLOSE_REPLACED = 4000
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_GOING_AWAY = 1001
+CLOSE_TRY_AGAIN = 1013
+SEND_TIMEOUT = 10.0  # a peer that cannot take a frame in this long is dropped
+SUBSCRIBE_WAIT = 5.0  # how long startup waits for the bus subscription
+MAX_LOGGED_BAD_FRAMES = 5  # per connection; a misbehaving agent cannot flood the log
+
+CONNECTED = Gauge("breeze_agent_websockets", "Agent WebSockets open on this server process")
+PUSHED = Counter("breeze_agent_ws_commands_pushed_total", "Command envelopes sent over WebSockets")
+
+
+@dataclass(eq=False)
+class Connection:
+    """One accepted agent socket on this process."""
+
+    websocket: WebSocket
+    agent_id: str
+    device_id: uuid.UUID
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    opened_at: float = field(default_factory=time.time)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    closed: bool = False
+    bad_frames: int = 0
+    _send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def rank(self) -> tuple[float, str]:
+        return (self.opened_at, self.id)
+
+    async def send(self, text: str) -> bool:
+        """Send one frame; False (and the socket closed) when the peer cannot take it."""
+        if self.closed:
+            return False
+        try:
+            async with self._send_lock:
+                await asyncio.wait_for(self.websocket.send_text(text), SEND_TIMEOUT)
+        except (TimeoutError, WebSocketDisconnect, RuntimeError, OSError) as exc:
+            log.info("agent %s: send failed (%s); closing", self.agent_id, type(exc).__name__)
+            await self.close(CLOSE_GOING_AWAY, "send failed")
+            return False
+        return True
+
+    async def close(self, code: int, reason: str) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self.websocket.application_state != WebSocketState.CONNECTED:
+            return
+        with contextlib.suppress(Exception):  # already gone: nothing left to tell it
+            await asyncio.wait_for(self.websocket.close(code, reason), SEND_TIMEOUT)
+
+
+class AgentHub:
+    """The agent sockets of this process and its one bus subscription."""
+
+    def __init__(self, state: AppState) -> None:
+        self.state = state
+        self.node = uuid.uuid4().hex
+        self.local: dict[str, Connection] = {}
+        self._listener: asyncio.Task[None] | None = None
+        self._subscribed = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._listener = asyncio.create_task(self._listen(), name="agent-ws-hub")
+        try:
+            await asyncio.wait_for(self._subscribed.wait(), SUBSCRIBE_WAIT)
+        except TimeoutError:
+            log.warning("agent hub: bus subscription not ready; pushes wait for heartbeats")
+
+    async def stop(self) -> None:
+        if self._listener:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+        for conn in list(self.local.values()):
+            await conn.close(CLOSE_GOING_AWAY, "server shutting down")
+        for task in list(self._tasks):
+            task.cancel()
+
+    def _spawn(self, coro: Any) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- the bus ----------------------------------------------------------------------------
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                async with self.state.bus.subscribe(*TOPICS) as queue:
+                    self._subscribed.set()
+                    while True:
+                        topic, event = await queue.get()
+                        try:
+                            self.on_event(topic, event)
+                        except Exception:
+                            log.exception("agent hub: handling %s failed", topic)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("agent hub: bus subscription failed; subscribing again")
+                await asyncio.sleep(1.0)
+
+    def on_event(self, topic: str, event: dict[str, Any]) -> None:
+        agent_id = event.get("agent_id")
+        conn = self.local.get(agent_id) if isinstance(agent_id, str) else None
+        if conn is None:
+            return
+        if topic == TOPIC_COMMANDS:
+            conn.wake.set()
+        elif topic == TOPIC_CONNECTED:
+            if event.get("node") == self.node:
+                return
+            other = (float(event.get("opened_at") or 0), str(event.get("connection") or ""))
+            if conn.rank() < other:
+                log.info("agent %s connected on another server; closing here", agent_id)
+                self._drop(conn, CLOSE_REPLACED, "replaced by a newer connection")
+        elif topic == TOPIC_DECOMMISSIONED and event.get("device_id") == str(conn.device_id):
+            self._drop(conn, CLOSE_UNAUTHORIZED, "the device was decommissioned")
+
+    def _drop(self, conn: Connection, code: int, reason: str) -> None:
+        if self.local.get(conn.agent_id) is conn:
+            del self.local[conn.agent_id]
+            CONNECTED.set(len(self.local))
+        self._spawn(conn.close(code, reason))
+
+    # -- one connection ---------------------------------------------------------------------
+
+    async def serve(self, conn: Connection) -> None:
+        """Register, announce, deliver and read until the socket closes."""
+        older = self.local.get(conn.agent_id)
+        self.local[conn.agent_id] = conn
+        CONNECTED.set(len(self.local))
+        if older is not None:
+            self._spawn(older.close(CLOSE_REPLACED, "replaced by a newer connection"))
+        await self._announce(conn)
+        delivery = asyncio.create_task(self._deliver(conn))
+        conn.wake.set()  # whatever waited while the agent was away goes out now
+        try:
+            await self._read(conn)
+        finally:
+            conn.closed = True
+            delivery.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await delivery
+            if self.local.get(conn.agent_id) is conn:
+                del self.local[conn.agent_id]
+                CONNECTED.set(len(self.local))
+
+    async def _announce(self, conn: Connection) -> None:
+        event = {
+            "agent_id": conn.agent_id,
+            "device_id": str(conn.device_id),
+            "node": self.node,
+            "connection": conn.id,
+            "opened_at": conn.opened_at,
+        }
+        try:
+            await self.state.bus.publish(TOPIC_CONNECTED, event)
+        except Exception:
+            log.exception("agent hub: could not announce agent %s", conn.agent_id)
+
+    async def _deliver(self, conn: Connection) -> None:
+        from breeze.commands.delivery import claim_envelopes
+
+        while not conn.closed:
+            await conn.wake.wait()
+            conn.wake.clear()
+            try:
+                envelopes = await claim_envelopes(self.state, conn.device_id, conn.agent_id)
+            except Exception:
+                # The commands stay pending: the next wake-up or heartbeat hands them out.
+                log.exception("agent %s: claiming commands failed", conn.agent_id)
+                continue
+            for envelope in envelopes:
+                if not await conn.send(WsCommand(command=envelope).model_dump_json()):
+                    return  # claimed but unsent: re-delivered as never acknowledged
+                PUSHED.inc()
+
+    async def _read(self, conn: Connection) -> None:
+        while True:
+            message = await conn.websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text")
+            if text is None:
+                self._bad_frame(conn, "binary frame")
+                continue
+            await self._on_frame(conn, text)
+
+    async def _on_frame(self, conn: Connection, text: str) -> None:
+        from breeze.commands.delivery import store_output
+
+        try:
+            frame = json.loads(text)
+            kind = frame.get("type") if isinstance(frame, dict) else None
+            if kind != "output":
+                self._bad_frame(conn, f"unknown frame type {kind!r}")
+                return
+            output = WsOutput.model_validate(frame)
+        except (ValueError, ValidationError) as exc:
+            self._bad_frame(conn, f"invalid frame: {exc}")
+            return
+        try:
+            await store_output(self.state, conn.device_id, output.chunks)
+        except BreezeError as exc:  # refused as the agent's mistake
+            self._bad_frame(conn, f"output refused: {exc}")
+        except Exception:
+            # Ours (e.g. the database is down): the agent's copy is lost for the live view
+            # only; its final result carries the whole output.
+            log.exception("agent %s: storing output failed", conn.agent_id)
+
+    @staticmethod
+    def _bad_frame(conn: Connection, what: str) -> None:
+        conn.bad_frames += 1
+        if conn.bad_frames <= MAX_LOGGED_BAD_FRAMES:
+            log.warning("agent %s: ignoring %s", conn.agent_id, what[:300])
+        if conn.bad_frames == MAX_LOGGED_BAD_FRAMES:
+            log.warning("agent %s: further ignored frames are not logged", conn.agent_id)
+
+
+def hub_of(app: Any) -> AgentHub:
+    hub: AgentHub | None = getattr(app.state, "agent_hub", None)
+    if hub is None:
+        raise RuntimeError("the agent hub is not running (router lifespan not entered)")
+    return hub
+
+
+@asynccontextmanager
+async def hub_lifespan(app: Any) -> AsyncIterator[None]:
+    """Router lifespan: inside the app's, so the database and bus are open."""
+    hub = AgentHub(app.state.breeze)
+    app.state.agent_hub = hub
+    await hub.start()
+    try:
+        yield
+    finally:
+        await hub.stop()
+
+
+router = APIRouter(lifespan=hub_lifespan)
+
+
+async def _authenticate(websocket: WebSocket, agent_id: str) -> TokenOwner | None:
+    header = websocket.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token.startswith(AGENT_TOKEN_PREFIX):
+        return None
+    owner = await token_lookup(websocket.app).find(token_hash(token))
+    if owner is None or owner.agent_id != agent_id:
+        return None
+    return owner
+
+
+@router.websocket("/ws/agents/{agent_id}")
+async def agent_socket(websocket: WebSocket, agent_id: str) -> None:
+    """Commands pushed to the agent, output from it. Close codes: 4401 token refused or
+    device decommissioned (stop), 4000 replaced by a newer connection, 1013 try later."""
+    hub = hub_of(websocket.app)
+    try:
+        owner = await _authenticate(websocket, agent_id)
+    except Exception:
+        log.exception("agent %s: token lookup failed", agent_id[:64])
+        await websocket.accept()
+        await websocket.close(CLOSE_TRY_AGAIN, "server busy; try again later")
+        return
+    await websocket.accept()
+    if owner is None:
+        await websocket.close(
+            CLOSE_UNAUTHORIZED, "the agent token is not valid; the device may have been removed"
+        )
+        return
+    conn = Connection(websocket=websocket, agent_id=owner.agent_id, device_id=owner.device_id)
+    with contextlib.suppress(WebSocketDisconnect):
+        await hub.serve(conn)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Annotated
 
@@ -22,6 +23,7 @@ from breeze.devices.schemas import (
     SoftwareOut,
 )
 
+log = logging.getLogger("breeze.devices")
 router = APIRouter()
 console = APIRouter(prefix="/devices", tags=["devices"])
 DeviceList = Annotated[ListParams, Depends(list_query(queries.DEVICE_LIST))]
@@ -56,7 +58,19 @@ async def update_device(ctx: CurrentCtx, device_id: uuid.UUID, body: DeviceUpdat
 async def decommission_device(ctx: CurrentCtx, device_id: uuid.UUID) -> None:
     """Decommission: the agent token is revoked (the agent gets 401 and stops)."""
     async with ctx.write() as uow:
-        await actions.do_decommission_device(uow.session, actor=ctx.principal, device_id=device_id)
+        device = await actions.do_decommission_device(
+            uow.session, actor=ctx.principal, device_id=device_id
+        )
+        event = {"agent_id": device.agent_id, "device_id": str(device.id)}
+
+        async def close_agent_socket() -> None:
+            # Whichever replica holds the agent's WebSocket closes it (4401).
+            try:
+                await ctx.state.bus.publish("device.decommissioned", event)
+            except Exception:
+                log.exception("could not publish device.decommissioned for %s", device_id)
+
+        uow.on_commit(close_agent_socket)
 
 
 @console.get("/{device_id}/hardware", response_model=HardwareOut)
