@@ -30,6 +30,8 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
+# Run the service in the ``run`` process itself: no supervisor, so no self-update.
+ENV_NO_SUPERVISOR = "BREEZE_AGENT_NO_SUPERVISOR"
 
 SectionOption = Annotated[
     list[str] | None,
@@ -215,8 +217,15 @@ def enroll(
 def run(
     config: ConfigOption = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    child: Annotated[
+        bool, typer.Option("--child", hidden=True, help="Run the service in this process.")
+    ] = False,
 ) -> None:
-    """Run the agent: heartbeats with metrics, inventory deltas; stops on SIGTERM/SIGINT."""
+    """Run the agent: heartbeats with metrics, inventory deltas, commands; stops on
+    SIGTERM/SIGINT. A small supervisor process runs the service as its child so that an
+    update_agent command can restart it on a new version (and roll back a bad one)."""
+    import os
+
     from breeze_agent.config import (
         ConfigError,
         effective_intervals,
@@ -237,6 +246,11 @@ def run(
         verify_setting(cfg.ca_cert)
     except (ConfigError, OSError) as exc:
         raise _fail(str(exc), 2) from None
+    if not child and os.environ.get(ENV_NO_SUPERVISOR, "") not in ("1", "true", "yes"):
+        from breeze_agent.supervisor import supervise
+
+        args = ["--config", str(path.resolve()), "--log-level", log_level]
+        raise typer.Exit(supervise(path, args))
     service = Service(path, cfg)
     code = asyncio.run(service.run())
     raise typer.Exit(code)
@@ -262,6 +276,7 @@ def status(
         "config": str(path),
         **cfg.redacted(),
         **state.model_dump(mode="json", exclude={"section_hashes"}),
+        **_update_info(path),
     }
     if as_json:
         typer.echo(json.dumps(info, indent=2))
@@ -270,6 +285,24 @@ def status(
     for key, value in info.items():
         table.add_row(key, escape("-" if value is None else str(value)))
     console.print(table)
+
+
+def _update_info(config_path: Path) -> dict[str, Any]:
+    """The version ``run`` starts (an update may have activated one) and the last update."""
+    from breeze_agent.supervisor import Supervisor
+    from breeze_agent.update import load_pending
+
+    supervisor = Supervisor(config_path, [])
+    info: dict[str, Any] = {
+        "agent_version": supervisor.active_version() or __version__,
+        "installed_version": __version__,
+    }
+    pending = load_pending(supervisor.home)
+    if pending is not None:
+        info["last_update"] = pending.model_dump(
+            mode="json", include={"to_version", "from_version", "state", "reason"}
+        )
+    return info
 
 
 def _setup_logging(level: str) -> None:

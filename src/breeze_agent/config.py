@@ -5,8 +5,9 @@ device ids, the bearer token and the intervals. Its path is, first match wins: `
 ``$BREEZE_AGENT_CONFIG``, ``/etc/breeze-agent/agent.json`` when running as root, else
 ``$XDG_CONFIG_HOME/breeze-agent/agent.json`` (``~/.config/...``).
 
-Beside it live the state file (``<name>.state.json``: what the agent last did) and, on
-machines without a systemd/dbus machine id, the generated ``machine-id``.
+Beside it live the state file (``<name>.state.json``: what the agent last did), the command
+journal (``<name>.journal.json``: seen nonces, results not yet delivered) and, on machines
+without a systemd/dbus machine id, the generated ``machine-id``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import json
+import logging
 import os
 import tempfile
 import uuid
@@ -29,6 +31,7 @@ ENV_CONFIG = "BREEZE_AGENT_CONFIG"
 # Local overrides of the server-given intervals (operators and tests); seconds, >= 1.
 ENV_HEARTBEAT_INTERVAL = "BREEZE_AGENT_HEARTBEAT_INTERVAL"
 ENV_INVENTORY_INTERVAL = "BREEZE_AGENT_INVENTORY_INTERVAL"
+log = logging.getLogger(__name__)
 ROOT_CONFIG = Path("/etc/breeze-agent/agent.json")
 MACHINE_ID_FILES = (Path("/etc/machine-id"), Path("/var/lib/dbus/machine-id"))
 
@@ -53,6 +56,12 @@ class AgentFileConfig(BaseModel):
     )
     ca_cert: str | None = Field(None, description="CA bundle pinning the server's certificate.")
     insecure: bool = Field(False, description="Plain http:// to a non-loopback host allowed.")
+    command_public_key: str | None = Field(
+        None,
+        description="The server's Ed25519 command key (base64url). The first one received is "
+        "kept for good: a later, different key is ignored, so a compromised config channel "
+        "cannot swap in a key of its own.",
+    )
 
     def apply(self, update: AgentConfig, version: int | None = None) -> bool:
         """Take the server's new settings (and their version); True when anything changed."""
@@ -61,11 +70,26 @@ class AgentFileConfig(BaseModel):
             or self.inventory_interval_seconds != update.inventory_interval_seconds
             or (version is not None and version != self.config_version)
         )
+        changed = self.take_command_key(update.command_public_key) or changed
         self.heartbeat_interval_seconds = update.heartbeat_interval_seconds
         self.inventory_interval_seconds = update.inventory_interval_seconds
         if version is not None:
             self.config_version = version
         return changed
+
+    def take_command_key(self, key: str | None) -> bool:
+        """Keep the first command key; True when this one was taken (it was the first)."""
+        if not key or key == self.command_public_key:
+            return False
+        if self.command_public_key:
+            log.warning(
+                "the server offered a different command key; keeping the one from enrollment "
+                "(commands signed by the new key will be refused; re-enroll to accept it)"
+            )
+            return False
+        self.command_public_key = key
+        log.info("command signing key received")
+        return True
 
     def redacted(self) -> dict[str, Any]:
         data = self.model_dump(mode="json")
@@ -89,6 +113,10 @@ def resolve_config_path(path: Path | str | None) -> Path:
 
 def state_path(config_path: Path) -> Path:
     return config_path.with_name(config_path.stem + ".state.json")
+
+
+def journal_path(config_path: Path) -> Path:
+    return config_path.with_name(config_path.stem + ".journal.json")
 
 
 def write_private(path: Path, text: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from breeze_agent.collectors import collect_inventory, hardware, network, os_inf
 from breeze_agent.config import (
     AgentFileConfig,
     check_server_url,
+    journal_path,
     machine_id,
     save_config,
     state_path,
@@ -98,10 +100,14 @@ async def enroll(
         config_version=version,
         ca_cert=ca,
         insecure=insecure,
+        command_public_key=answer.config.command_public_key,
     )
     save_config(config_path, config)
     # A new identity starts from scratch: the old state (hashes) belongs to another device.
     save_state(state_path(config_path), AgentState())
+    # ... and so do the old identity's journal (nonces, undelivered results).
+    with contextlib.suppress(FileNotFoundError):
+        journal_path(config_path).unlink()
     try:
         await send_full_inventory(config, config_path)
     except (TransportError, Refused, OSError) as exc:

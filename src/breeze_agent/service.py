@@ -1,12 +1,15 @@
 """The service loop behind ``breeze-agent run``.
 
-Two concurrent loops share one HTTP client:
+Concurrent loops share one HTTP client:
 
 * heartbeat: every ``heartbeat_interval_seconds`` +-10% a metrics sample goes to the server;
   its answer may carry a ``config_update`` (applied and written back to the config file).
 * inventory: a full inventory when the server never got one, otherwise a delta (only the
   sections whose hash changed) at start and then every ``inventory_interval_seconds``;
   SIGUSR1 asks for a check now.
+* commands: the envelopes of each heartbeat answer and of the WebSocket
+  (``breeze_agent.ws.AgentSocket``, unless ``BREEZE_AGENT_WEBSOCKET=0``) go to one
+  ``commands.Dispatcher``, which verifies, runs and reports them.
 
 Failures back off exponentially with jitter; 503/429 wait at least the server's
 Retry-After. A 401/403 means the token was revoked (device decommissioned): the agent says
@@ -24,9 +27,18 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from breeze_agent import update, ws
 from breeze_agent.collectors import collect_inventory
 from breeze_agent.collectors.metrics import DEFAULT_CPU_INTERVAL, heartbeat
-from breeze_agent.config import AgentFileConfig, effective_intervals, save_config, state_path
+from breeze_agent.commands.dispatcher import Dispatcher
+from breeze_agent.commands.journal import Journal
+from breeze_agent.config import (
+    AgentFileConfig,
+    effective_intervals,
+    journal_path,
+    save_config,
+    state_path,
+)
 from breeze_agent.state import AgentState, delta, load_state, save_state, section_hashes
 from breeze_agent.timing import Backoff, jittered, retry_after_delay
 from breeze_agent.transport import Gateway, Refused, RetryLater, Revoked, TransportError
@@ -62,6 +74,9 @@ class Service:
         self.inventory_now = asyncio.Event()  # SIGUSR1: check the inventory now
         self.replan = asyncio.Event()  # the inventory interval changed
         self.heartbeats_sent = 0
+        self.dispatcher: Dispatcher | None = None
+        # The inventory loop and a collect_inventory command must not interleave uploads.
+        self._inventory_lock = asyncio.Lock()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -103,14 +118,18 @@ class Service:
             ca_cert=self.config.ca_cert,
             insecure=self.config.insecure,
         ) as gw:
+            self.dispatcher = self._dispatcher(gw)
             loops = [
                 asyncio.create_task(self._guard(self._heartbeat_loop, gw), name="heartbeat"),
                 asyncio.create_task(self._guard(self._inventory_loop, gw), name="inventory"),
+                asyncio.create_task(self._guard(self._command_loop, gw), name="commands"),
+                asyncio.create_task(self._guard(self._socket_loop, gw), name="websocket"),
             ]
             try:
                 await self.stopping.wait()
             finally:
-                for task in loops:
+                # The command loop stops running scripts itself (and spools their results).
+                for task in loops[:2] + loops[3:]:
                     task.cancel()
                 await asyncio.gather(*loops, return_exceptions=True)
                 self._save_state()
@@ -160,6 +179,8 @@ class Service:
             interval, _ = effective_intervals(self.config)
             try:
                 body = await asyncio.to_thread(heartbeat, self.cpu_interval)
+                if self.dispatcher is not None and self.dispatcher.pending_reboot():
+                    body.pending_reboot = True  # a reboot command or a script's exit 194
                 answer, version = await gw.heartbeat(
                     self.config.agent_id, body, self.config.config_version
                 )
@@ -183,6 +204,8 @@ class Service:
                 self.heartbeats_sent += 1
                 self.state.heartbeat(True, "ok")
                 self._apply(answer, version)
+                await self._take_commands(answer)
+                await self._after_heartbeat(gw)
                 interval, _ = effective_intervals(self.config)
                 delay = jittered(interval) - (time.monotonic() - started)
             self._save_state()
@@ -191,8 +214,6 @@ class Service:
     def _apply(self, answer: HeartbeatResponse, version: int | None) -> None:
         if answer.upgrade_to:
             log.info("server offers agent version %s (upgrades not handled yet)", answer.upgrade_to)
-        if answer.commands:
-            log.info("%d command(s) queued; commands are not handled yet", len(answer.commands))
         if answer.config_update is None:
             return
         before = effective_intervals(self.config)
@@ -253,6 +274,10 @@ class Service:
             due = last_check + interval
 
     async def _send_inventory(self, gw: Gateway) -> None:
+        async with self._inventory_lock:
+            await self._send_inventory_locked(gw)
+
+    async def _send_inventory_locked(self, gw: Gateway) -> None:
         inventory = await asyncio.to_thread(collect_inventory)
         if not self.state.full_inventory_sent:
             await gw.inventory(self.config.agent_id, inventory)
@@ -273,3 +298,70 @@ class Service:
         self.state.last_inventory_at = datetime.now(UTC)
         self.state.last_inventory_mode = mode
         self._save_state()
+
+    # -- commands --------------------------------------------------------------------------
+
+    def _dispatcher(self, gw: Gateway) -> Dispatcher:
+        return Dispatcher(
+            gw=gw,
+            config=self.config,
+            config_path=self.config_path,
+            journal=Journal(journal_path(self.config_path)),
+            inventory=lambda: self._inventory_for_command(gw),
+            on_revoked=lambda exc: self._revoked("command", exc),
+            on_exit=self.stop,
+            backoff_base=self.backoff_base,
+            backoff_cap=min(self.backoff_cap, 60.0),
+        )
+
+    async def _command_loop(self, gw: Gateway) -> None:
+        assert self.dispatcher is not None
+        self.dispatcher.recover()
+        await self.dispatcher.run(self.stopping)
+
+    async def _take_commands(self, answer: HeartbeatResponse) -> None:
+        if self.dispatcher is None:
+            return
+        for envelope in answer.commands:
+            await self.dispatcher.submit(envelope)
+
+    async def _after_heartbeat(self, gw: Gateway) -> None:
+        try:
+            await update.after_heartbeat(gw, self.config, self.config_path)
+        except Exception:  # never let the update bookkeeping stop the heartbeat
+            log.exception("update check after the heartbeat failed")
+
+    async def _socket_loop(self, gw: Gateway) -> None:
+        if not ws.websocket_enabled() or self.dispatcher is None:
+            return
+        socket = ws.AgentSocket(
+            self.config.server_url,
+            self.config.agent_id,
+            self.config.auth_token,
+            on_command=self.dispatcher.submit,
+            ca_cert=self.config.ca_cert,
+            insecure=self.config.insecure,
+            backoff_base=self.backoff_base,
+            backoff_cap=min(self.backoff_cap, 60.0),
+        )
+        self.dispatcher.socket = socket
+        try:
+            await socket.run(self.stopping)
+        finally:
+            self.dispatcher.socket = None
+        if socket.revoked and not self.stopping.is_set():
+            # A server without the WebSocket route answers the handshake 403 as well, so the
+            # socket alone does not end the agent: the next heartbeat gets the same 401/403
+            # for a revoked token and stops it (EXIT_REVOKED); otherwise heartbeats go on.
+            log.warning(
+                "the WebSocket refused this agent; the next heartbeat confirms (a revoked "
+                "token stops the agent) and commands keep arriving with heartbeats meanwhile"
+            )
+
+    async def _inventory_for_command(self, gw: Gateway) -> str:
+        """collect_inventory: a full upload now, whatever was sent before."""
+        async with self._inventory_lock:
+            self.state.full_inventory_sent = False
+            await self._send_inventory_locked(gw)
+        hashes = self.state.section_hashes
+        return f"full inventory sent ({len(hashes)} sections: {', '.join(sorted(hashes))})\n"

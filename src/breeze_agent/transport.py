@@ -12,6 +12,7 @@ import ssl
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import quote
 
 import httpx
 
@@ -19,11 +20,14 @@ from breeze_agent import __version__
 from breeze_agent.config import check_server_url
 from breeze_agent.timing import parse_retry_after
 from breeze_protocol import (
+    CommandAck,
+    CommandResult,
     EnrollRequest,
     EnrollResponse,
     HeartbeatRequest,
     HeartbeatResponse,
     Inventory,
+    OutputBatch,
 )
 
 USER_AGENT = f"breeze-agent/{__version__}"
@@ -31,6 +35,7 @@ USER_AGENT = f"breeze-agent/{__version__}"
 # applied, and gets a config_update whenever the server's is different.
 CONFIG_VERSION_HEADER = "X-Breeze-Config-Version"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+DOWNLOAD_TIMEOUT = httpx.Timeout(300.0, connect=10.0)
 
 
 class TransportError(Exception):
@@ -125,16 +130,7 @@ class Gateway:
             )
         except httpx.HTTPError as exc:
             raise TransportError(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
-        status = response.status_code
-        if status in (401, 403):
-            raise Revoked(f"{status}: {_detail(response)}")
-        if status in (429, 503):
-            seconds = parse_retry_after(response.headers.get("retry-after"))
-            raise RetryLater(f"{status}: {_detail(response)}", seconds)
-        if status >= 500:
-            raise TransportError(f"{method} {url}: {status}: {_detail(response)}")
-        if status >= 400:
-            raise Refused(status, _detail(response))
+        _raise_for_status(method, url, response)
         return response
 
     async def enroll(self, request: EnrollRequest) -> tuple[EnrollResponse, int | None]:
@@ -163,8 +159,56 @@ class Gateway:
         body = document.model_dump_json(exclude_none=True)
         await self._call("PUT", f"/agents/{agent_id}/inventory", body)
 
+    # -- commands --------------------------------------------------------------------------
+
+    async def ack(self, agent_id: str, command_id: str, ack: CommandAck) -> None:
+        """The command starts now (204)."""
+        url = f"/agents/{agent_id}/commands/{_segment(command_id)}/ack"
+        await self._call("POST", url, ack.model_dump_json())
+
+    async def output(self, agent_id: str, command_id: str, batch: OutputBatch) -> None:
+        """Output of a running command, when the WebSocket is not connected (204)."""
+        url = f"/agents/{agent_id}/commands/{_segment(command_id)}/output"
+        await self._call("POST", url, batch.model_dump_json())
+
+    async def result(self, agent_id: str, command_id: str, result: CommandResult) -> None:
+        """The final result (204); the server ignores a repeat, so retrying is safe."""
+        url = f"/agents/{agent_id}/commands/{_segment(command_id)}/result"
+        await self._call("POST", url, result.model_dump_json())
+
+    async def download(self, url_path: str) -> bytes:
+        """An authenticated GET of ``url_path`` (under the server URL, e.g. ``/api/v1/...``)."""
+        if "://" in url_path or not url_path.startswith("/"):
+            # The bearer token must never be sent to another host.
+            raise Refused(400, f"download path must start with / on this server: {url_path!r}")
+        url = self.server_url + url_path
+        try:
+            response = await self._client.get(url, timeout=DOWNLOAD_TIMEOUT)
+        except httpx.HTTPError as exc:
+            raise TransportError(f"GET {url_path}: {type(exc).__name__}: {exc}") from exc
+        _raise_for_status("GET", url_path, response)
+        return response.content
+
 
 _JSON = {"Content-Type": "application/json"}
+
+
+def _segment(value: str) -> str:
+    """A command id as one URL path segment (ids come from the wire)."""
+    return quote(value, safe="")
+
+
+def _raise_for_status(method: str, url: str, response: httpx.Response) -> None:
+    status = response.status_code
+    if status in (401, 403):
+        raise Revoked(f"{status}: {_detail(response)}")
+    if status in (429, 503):
+        seconds = parse_retry_after(response.headers.get("retry-after"))
+        raise RetryLater(f"{status}: {_detail(response)}", seconds)
+    if status >= 500:
+        raise TransportError(f"{method} {url}: {status}: {_detail(response)}")
+    if status >= 400:
+        raise Refused(status, _detail(response))
 
 
 def config_version_of(response: httpx.Response) -> int | None:

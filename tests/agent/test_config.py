@@ -28,9 +28,7 @@ from breeze_agent.config import (
     state_path,
 )
 from breeze_protocol import AgentConfig
-from tests.agent.helpers import require_root
-
-UNPRIVILEGED = ("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups")
+from tests.agent.unprivileged import unprivileged_cwd, unprivileged_python
 
 
 def sample(**changes: object) -> AgentFileConfig:
@@ -161,17 +159,17 @@ def test_default_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 def test_default_path_of_an_unprivileged_user(tmp_path: Path) -> None:
-    require_root("setpriv")  # to run as another user
-    home = tmp_path / "home"
-    home.mkdir()
+    home = tmp_path / "home"  # never created: only the path is computed
     code = "from breeze_agent.config import default_config_path as d; print(d())"
     env = {k: v for k, v in os.environ.items() if k not in (ENV_CONFIG, "XDG_CONFIG_HOME")}
     env["HOME"] = str(home)
+    python, env = unprivileged_python(env)  # as nobody, from a copy nobody can read
     out = subprocess.run(
-        [*UNPRIVILEGED, sys.executable, "-c", code],
+        [*python, "-c", code],
         capture_output=True,
         text=True,
-        env={**env, "PYTHONPATH": os.pathsep.join(sys.path)},
+        env=env,
+        cwd=unprivileged_cwd(),
         check=True,
     ).stdout.strip()
     assert out == str(home / ".config/breeze-agent/agent.json")

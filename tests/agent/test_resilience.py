@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,9 +15,7 @@ import pytest
 from breeze_agent._util import read_dmi, read_text, run
 from breeze_agent.collectors import _guarded
 from breeze_protocol import CollectReport
-from tests.agent.helpers import require_root
-
-UNPRIVILEGED = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+from tests.agent.unprivileged import unprivileged_python
 
 
 def test_missing_empty_and_odd_files(tmp_path: Path) -> None:
@@ -62,23 +59,22 @@ def open_dir() -> Iterator[Path]:
 
 
 def test_permission_denied_is_a_reason(open_dir: Path) -> None:
-    require_root("setpriv")
+    python, env = unprivileged_python()  # as nobody, from a copy nobody can read
     secret = open_dir / "product_serial"
     secret.write_text("SERIAL-123\n")
     secret.chmod(0o600)
     code = f"from breeze_agent._util import read_text; print(repr(read_text({str(secret)!r})))"
     out = subprocess.run(
-        [*UNPRIVILEGED, sys.executable, "-c", code], capture_output=True, text=True, check=True
+        [*python, "-c", code], capture_output=True, text=True, env=env, cwd=open_dir, check=True
     ).stdout.strip()
     assert out == repr((None, f"permission denied: {secret} (readable by root only)"))
 
 
 def test_collect_as_an_unprivileged_user(open_dir: Path) -> None:
-    require_root("setpriv")
-    env = {**os.environ, "HOME": str(open_dir)}
+    python, env = unprivileged_python({**os.environ, "HOME": str(open_dir)})
     args = ["-m", "breeze_agent.cli", "collect", "--json", "--cpu-interval", "0.05"]
     proc = subprocess.run(
-        [*UNPRIVILEGED, sys.executable, *args],
+        [*python, *args],
         capture_output=True,
         text=True,
         env=env,

@@ -51,6 +51,10 @@ class Demo:
         eventually(ready, timeout=60, what="the demo server")
 
     def agent_processes(self) -> list[Any]:
+        """The local agent's supervisors (``breeze-agent run``; each runs one child)."""
+        return [p for p in self.agent_tree() if "--child" not in p.cmdline()]
+
+    def agent_tree(self) -> list[Any]:
         assert self.proc is not None
         return [
             p
@@ -118,8 +122,8 @@ def test_demo_shows_this_machine_within_a_minute(demo: Demo) -> None:
     key = (data_dir / "demo-enrollment-key.txt").read_text().strip()
     out = demo.text()
     assert "admin@example.com" in out and f"--key {key}" in out and "/api/v1/docs" in out
-    agents = demo.agent_processes()
-    assert len(agents) == 1
+    agents = demo.agent_tree()
+    assert len(demo.agent_processes()) == 1 and len(agents) == 2
 
     assert demo.stop() == 0, demo.text()
     psutil.wait_procs(agents, timeout=30)

@@ -1,0 +1,1 @@
+"""Runners: how each kind of command actually executes on this machine."""
