@@ -72,6 +72,26 @@ class World:
                 },
             )
         )
+        self.script_a = ok(
+            admin.post(
+                "/api/v1/scripts",
+                json={
+                    "name": unique("script"),
+                    "org_id": self.a.org["id"],
+                    "os_types": ["linux"],
+                    "language": "bash",
+                    "content": "echo hi\n",
+                },
+            ),
+            201,
+        )
+        self.run_a = ok(
+            admin.post(
+                f"/api/v1/scripts/{self.script_a['id']}/execute",
+                json={"device_ids": [self.device_a["device_id"]]},
+            ),
+            201,
+        )
         self.audit_a = ok(
             admin.get("/api/v1/audit/logs", params={"org_id": self.a.org["id"], "per_page": 1})
         )["items"][0]
@@ -95,6 +115,11 @@ class World:
             "log_id": self.audit_a["id"],
             "audit_id": self.audit_a["id"],
             "device_id": self.device_a["device_id"],
+            "script_id": self.script_a["id"],
+            "version": 1,
+            "command_id": self.run_a["executions"][0]["id"],
+            "execution_id": self.run_a["executions"][0]["id"],
+            "batch_id": self.run_a["batch"]["id"],
         }
 
     def id_for(self, param: str, path: str) -> str:
@@ -116,6 +141,9 @@ class World:
             "sessions": f"/api/v1/users/{self.member_a_id}/sessions",
             "device": f"/api/v1/devices/{self.device_a['device_id']}",
             "enrollment_key": f"/api/v1/enrollment-keys/{self.enrollment_key_a['id']}",
+            "script": f"/api/v1/scripts/{self.script_a['id']}",
+            "execution": f"/api/v1/script-executions/{self.run_a['executions'][0]['id']}",
+            "batch": f"/api/v1/script-batches/{self.run_a['batch']['id']}",
         }
         return {name: _stable(ok(admin.get(path))) for name, path in reads.items()}
 
@@ -221,6 +249,8 @@ def test_lists_leave_out_other_tenants_rows(world: World) -> None:
         world.audit_a["id"],
         world.device_a["device_id"],
         world.enrollment_key_a["id"],
+        world.script_a["id"],
+        world.run_a["executions"][0]["id"],
     }
     for who, client in world.outsiders.items():
         for path in (
@@ -233,6 +263,8 @@ def test_lists_leave_out_other_tenants_rows(world: World) -> None:
             "/api/v1/roles",
             "/api/v1/api-keys",
             "/api/v1/audit/logs",
+            "/api/v1/scripts",
+            "/api/v1/script-executions",
         ):
             items = ok(client.get(path, params={"per_page": 200}))["items"]
             seen = {i["id"] for i in items} & foreign
