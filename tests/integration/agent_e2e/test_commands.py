@@ -26,6 +26,7 @@ from breeze_agent.config import AgentFileConfig, journal_path, load_config, stat
 from breeze_agent.state import load_state
 from breeze_agent.transport import Gateway
 from breeze_protocol.commands import TRUNCATION_MARKER
+from tests.agent.helpers import require_root
 from tests.factories import Tenant, login, make_tenant, ok
 from tests.integration.agent_e2e.conftest import (
     E2E_SERVER_ENV,
@@ -123,6 +124,16 @@ def test_scripts_report_output_exit_code_parameters_cap_and_timeout(
     row = final(e2e_admin, dev, slow)
     assert row["status"] == "timeout" and row["stdout"] == "begun\n"
     assert row["duration_ms"] < 15_000
+
+
+def test_a_script_runs_as_another_user(
+    e2e_server: LiveServer, e2e_admin: httpx.Client, e2e_tenant: Tenant, agent: AgentProcess
+) -> None:
+    require_root()  # only a root agent may switch users
+    cfg = running_agent(e2e_server, e2e_admin, e2e_tenant, agent)
+    as_nobody = script(e2e_admin, cfg.device_id, 'id -un; touch "$TMPDIR/mine"', run_as="nobody")
+    row = final(e2e_admin, cfg.device_id, as_nobody)
+    assert (row["status"], row["stdout"], row["stderr"]) == ("completed", "nobody\n", "")
 
 
 def test_cancel_stops_a_running_sleep(
