@@ -186,8 +186,20 @@ class Settings(BaseSettings):
         description="SQLAlchemy async URL; defaults to SQLite in the data directory. "
         "PostgreSQL: postgresql+asyncpg://user@host/db",
     )
+    database_pool_size: int = Field(
+        10,
+        ge=1,
+        le=500,
+        description="PostgreSQL connections each process keeps open; every server and worker "
+        "holds up to pool size + overflow, so keep their sum under max_connections.",
+    )
+    database_max_overflow: int = Field(
+        20, ge=0, le=500, description="Extra PostgreSQL connections a process opens under load."
+    )
     redis_url: str | None = Field(
-        None, description="Redis URL; shares login throttling between server processes (scale-out)."
+        None,
+        description="Redis URL; the event bus (command pushes, live updates) and login "
+        "throttling shared between server processes (scale-out).",
     )
     secret_key: SecretStr | None = Field(
         None,

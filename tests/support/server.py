@@ -50,6 +50,10 @@ class LiveServer:
                 "BREEZE_SERVER__PUBLIC_URL": self.url,
                 "BREEZE_AUTH__LOGIN_MAX_FAILURES_PER_IP": "100000",
                 "BREEZE_LOG_LEVEL": "warning",
+                # A test session keeps many servers alive on one PostgreSQL: few idle
+                # connections each keep the sum under max_connections.
+                "BREEZE_DATABASE_POOL_SIZE": "2",
+                "BREEZE_DATABASE_MAX_OVERFLOW": "15",
             }
         )
         env.update(self.extra_env)

@@ -20,6 +20,10 @@ from redis.asyncio import Redis
 log = logging.getLogger("breeze.bus")
 Event = dict[str, Any]
 CHANNEL_PREFIX = "breeze:events:"
+# Events a subscriber may have waiting. A script run on every device of a large fleet
+# publishes one wake-up per device at once; at a few hundred bytes each, 100,000 waiting
+# events cost tens of MB, while dropping them would delay those pushes to the next beat.
+SUBSCRIBER_QUEUE_SIZE = 100_000
 SUBSCRIBE_TIMEOUT = 5.0
 RECONNECT_MIN = 0.5
 RECONNECT_MAX = 10.0
@@ -38,7 +42,7 @@ class Bus(Protocol):
 
 
 class MemoryBus:
-    def __init__(self, queue_size: int = 1000) -> None:
+    def __init__(self, queue_size: int = SUBSCRIBER_QUEUE_SIZE) -> None:
         self._subscribers: dict[str, set[asyncio.Queue[tuple[str, Event]]]] = {}
         self._queue_size = queue_size
 
@@ -82,7 +86,7 @@ class RedisBus:
 
     @asynccontextmanager
     async def subscribe(self, *topics: str) -> AsyncIterator[asyncio.Queue[tuple[str, Event]]]:
-        queue: asyncio.Queue[tuple[str, Event]] = asyncio.Queue(1000)
+        queue: asyncio.Queue[tuple[str, Event]] = asyncio.Queue(SUBSCRIBER_QUEUE_SIZE)
         pubsub = self._redis.pubsub()
         confirmed = asyncio.Event()
         channels = {CHANNEL_PREFIX + t for t in topics}

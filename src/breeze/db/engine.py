@@ -93,5 +93,10 @@ def create_database(settings: Settings) -> Database:
         _configure_sqlite(read_engine, "BEGIN")
         _configure_sqlite(write_engine, "BEGIN IMMEDIATE")
         return Database(url, read_engine, write_engine, is_sqlite=True)
-    engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    engine = create_async_engine(
+        url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+        pool_pre_ping=True,
+    )
     return Database(url, engine, engine, is_sqlite=False)
