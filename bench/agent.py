@@ -1,0 +1,417 @@
+"""One virtual agent and the fleet of them in a simulator process.
+
+Every loop here is bounded twice: by a count (MAX_BEATS, MAX_RECONNECTS) and by the
+process deadline of bench/simulator.py; closing the fleet cancels every task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+
+from bench.content import (
+    InventoryTemplate,
+    MetricWalk,
+    delta_body,
+    enroll_body,
+    full_body,
+    machine_id,
+)
+from bench.wire import Reply, WireError, request_once
+from breeze_protocol.agent_api import EnrollResponse, HeartbeatResponse
+from breeze_protocol.commands import CommandAck, CommandEnvelope, CommandResult, WsCommand
+from breeze_protocol.signing import verify_envelope
+
+log = logging.getLogger("bench.agent")
+MAX_BEATS = 100_000
+MAX_RECONNECTS = 1_000
+ENROLL_ATTEMPTS = 4
+CONCURRENT_STARTS = 64  # per process: enrollments + first inventories in flight at once
+CONFIG_HEADER = "X-Breeze-Config-Version"
+REQUEST_TIMEOUT = 30.0
+NET_ERRORS = (OSError, TimeoutError, WireError, ValueError, asyncio.IncompleteReadError)
+
+
+@dataclass
+class Stats:
+    """Counters of a measurement window (reset by ``snapshot``) and of the whole run."""
+
+    hb_ok: int = 0
+    hb_err: Counter[str] = field(default_factory=Counter)
+    hb_ms: list[float] = field(default_factory=list)
+    enroll_ms: list[float] = field(default_factory=list)
+    inventory_ms: list[float] = field(default_factory=list)
+    other: Counter[str] = field(default_factory=Counter)
+    total_ok: int = 0  # heartbeats answered 200 since start: rows the server must store
+    total_err: int = 0
+
+    def snapshot(self, reset: bool) -> dict[str, Any]:
+        out = {
+            "hb_ok": self.hb_ok,
+            "hb_err": dict(self.hb_err),
+            "hb_ms": [round(x, 3) for x in self.hb_ms],
+            "enroll_ms": [round(x, 3) for x in self.enroll_ms],
+            "inventory_ms": [round(x, 3) for x in self.inventory_ms],
+            "other": dict(self.other),
+        }
+        if reset:
+            self.hb_ok, self.hb_err, self.hb_ms = 0, Counter(), []
+            self.enroll_ms, self.inventory_ms, self.other = [], [], Counter()
+        return out
+
+
+@dataclass(eq=False)
+class Agent:
+    n: int
+    local_ip: str
+    hostname: str
+    key: str
+    walk: MetricWalk
+    rng: random.Random
+    machine_id: str = field(default_factory=machine_id)
+    agent_id: str = ""
+    device_id: str = ""
+    token: str = ""
+    public_key: str = ""
+    config_version: str = ""
+    inventory: dict[str, Any] = field(default_factory=dict)
+    last_ok: float = 0.0  # wall clock of the last accepted heartbeat
+    stopped: bool = False
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def beat_headers(self) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}
+        if self.config_version:
+            headers[CONFIG_HEADER] = self.config_version
+        return headers
+
+
+class Fleet:
+    """The agents of one simulator process and what they measured."""
+
+    def __init__(self, index: int, seed: int) -> None:
+        self.index = index
+        self.rng = random.Random(seed * 1000 + index)
+        self.template = InventoryTemplate(seed)
+        self.agents: list[Agent] = []
+        self.stats = Stats()
+        self.received: dict[str, list[Any]] = {}  # command id -> [wall time, via]
+        self.running = asyncio.Event()
+        self.running.set()
+        self.inflight = 0
+        self.ws_open = 0
+        self.host, self.port = "127.0.0.1", 0
+        self.interval = 60.0
+        self.jitter = 0.1
+        self.inventory_interval = 3600.0
+        self.use_ws = True
+        self._starts = asyncio.Semaphore(CONCURRENT_STARTS)
+        self._background: set[asyncio.Task[None]] = set()
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def local_ip(self, n: int) -> str:
+        return f"127.{10 + self.index}.{(n // 250) % 250 + 1}.{n % 250 + 1}"
+
+    def new_walk(self) -> MetricWalk:
+        return MetricWalk(random.Random(self.rng.random()))
+
+    def live(self) -> list[Agent]:
+        return [a for a in self.agents if a.token and not a.stopped]
+
+    def totals(self) -> dict[str, Any]:
+        return {
+            "total_ok": self.stats.total_ok,
+            "total_err": self.stats.total_err,
+            "agents": len(self.live()),
+        }
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _call(
+        self, agent: Agent, method: str, path: str, body: bytes = b"", auth: bool = True
+    ) -> Reply:
+        headers = agent.beat_headers() if auth else {"Content-Type": "application/json"}
+        return await request_once(
+            self.host,
+            self.port,
+            method,
+            path,
+            body,
+            headers,
+            local_ip=agent.local_ip,
+            time_limit=REQUEST_TIMEOUT,
+        )
+
+    # -- growing the fleet --------------------------------------------------------------------
+
+    async def grow(
+        self,
+        *,
+        url: str,
+        keys: list[list[Any]],
+        ramp: float,
+        interval: float,
+        jitter: float,
+        inventory_interval: float,
+        websocket: bool = True,
+        start_within: float = 600.0,
+    ) -> dict[str, Any]:
+        """Add agents (``keys``: [[enrollment key, how many]]), their starts spread evenly
+        over ``ramp`` seconds; answer once each is enrolled and connected, or failed."""
+        host_port = url.split("://", 1)[1].rstrip("/")
+        self.host, port = host_port.rsplit(":", 1)
+        self.port = int(port)
+        self.url = url
+        self.interval, self.jitter = interval, jitter
+        self.inventory_interval = inventory_interval
+        self.use_ws = websocket
+        new: list[Agent] = []
+        for key, count in keys:
+            for _ in range(int(count)):
+                n = len(self.agents)
+                agent = Agent(
+                    n=n,
+                    local_ip=self.local_ip(n),
+                    hostname=f"sim{self.index}-{n:06d}",
+                    key=key,
+                    walk=self.new_walk(),
+                    rng=random.Random(self.rng.random()),
+                )
+                self.agents.append(agent)
+                new.append(agent)
+        started = time.monotonic()
+        for i, agent in enumerate(new):
+            delay = ramp * i / max(1, len(new))
+            agent.tasks.append(asyncio.create_task(self._life(agent, delay)))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                asyncio.gather(*(a.ready.wait() for a in new)), ramp + start_within
+            )
+        enrolled = sum(1 for a in new if a.token)
+        return {
+            "added": len(new),
+            "enrolled": enrolled,
+            "failed": len(new) - enrolled,
+            "ws_open": self.ws_open,
+            "elapsed": time.monotonic() - started,
+        }
+
+    async def _life(self, agent: Agent, delay: float) -> None:
+        try:
+            await asyncio.sleep(delay)
+            async with self._starts:
+                if not await self._enroll(agent):
+                    return
+                await self._inventory(agent, full_body(agent.inventory), "inventory")
+            if self.use_ws:
+                agent.tasks.append(asyncio.create_task(self._socket(agent)))
+            else:
+                agent.ready.set()
+            await self._beats(agent)
+        finally:
+            agent.ready.set()
+
+    async def _enroll(self, agent: Agent) -> bool:
+        body = enroll_body(agent.key, agent.machine_id, agent.hostname)
+        for attempt in range(ENROLL_ATTEMPTS):
+            t0 = time.perf_counter()
+            try:
+                reply = await self._call(agent, "POST", "/api/v1/agents/enroll", body, auth=False)
+            except NET_ERRORS as exc:
+                self.stats.other[f"enroll_error {type(exc).__name__}"] += 1
+            else:
+                if reply.status == 200:
+                    self.stats.enroll_ms.append((time.perf_counter() - t0) * 1000)
+                    done = EnrollResponse.model_validate_json(reply.body)
+                    agent.agent_id, agent.device_id = done.agent_id, done.device_id
+                    agent.token = done.auth_token
+                    agent.public_key = done.config.command_public_key or ""
+                    agent.config_version = reply.headers.get(CONFIG_HEADER.lower(), "")
+                    agent.inventory = self.template.for_agent(agent.hostname, agent.n, agent.rng)
+                    self.stats.other["enrolled"] += 1
+                    return True
+                self.stats.other[f"enroll_error http {reply.status}"] += 1
+            await asyncio.sleep(min(30.0, 2.0**attempt) * (0.5 + agent.rng.random()))
+        return False
+
+    async def _inventory(self, agent: Agent, body: bytes, what: str) -> None:
+        t0 = time.perf_counter()
+        try:
+            path = f"/api/v1/agents/{agent.agent_id}/inventory"
+            reply = await self._call(agent, "PUT", path, body)
+        except NET_ERRORS as exc:
+            self.stats.other[f"{what}_error {type(exc).__name__}"] += 1
+            return
+        if reply.status == 200:
+            self.stats.inventory_ms.append((time.perf_counter() - t0) * 1000)
+            self.stats.other[f"{what}_ok"] += 1
+        else:
+            self.stats.other[f"{what}_error http {reply.status}"] += 1
+
+    # -- heartbeats ---------------------------------------------------------------------------
+
+    async def _beats(self, agent: Agent) -> None:
+        # The first beat at a random point of the first interval: a fleet's beats are spread.
+        await asyncio.sleep(agent.rng.uniform(0, self.interval))
+        next_delta = time.monotonic() + agent.rng.uniform(0, self.inventory_interval)
+        for _ in range(MAX_BEATS):
+            if agent.stopped:
+                return
+            await self.running.wait()
+            await self._beat(agent)
+            if time.monotonic() >= next_delta:
+                next_delta += self.inventory_interval
+                await self._inventory(agent, delta_body(agent.inventory, agent.rng), "delta")
+            j = self.jitter
+            await asyncio.sleep(self.interval * agent.rng.uniform(1 - j, 1 + j))
+
+    async def _beat(self, agent: Agent) -> None:
+        body = agent.walk.beat(self.interval)
+        self.inflight += 1
+        t0 = time.perf_counter()
+        try:
+            reply = await self._call(
+                agent, "POST", f"/api/v1/agents/{agent.agent_id}/heartbeat", body
+            )
+        except NET_ERRORS as exc:
+            self.stats.hb_err[type(exc).__name__] += 1
+            self.stats.total_err += 1
+            return
+        finally:
+            self.inflight -= 1
+        if reply.status != 200:
+            self.stats.hb_err[f"http {reply.status}"] += 1
+            self.stats.total_err += 1
+            return
+        self.stats.hb_ms.append((time.perf_counter() - t0) * 1000)
+        self.stats.hb_ok += 1
+        self.stats.total_ok += 1
+        agent.last_ok = time.time()
+        agent.config_version = reply.headers.get(CONFIG_HEADER.lower(), agent.config_version)
+        answer = HeartbeatResponse.model_validate_json(reply.body)
+        for envelope in answer.commands:
+            self._on_envelope(agent, envelope, "heartbeat")
+
+    # -- the WebSocket ------------------------------------------------------------------------
+
+    async def _socket(self, agent: Agent) -> None:
+        url = f"{self.url.replace('http', 'ws', 1)}/ws/agents/{agent.agent_id}"
+        for attempt in range(MAX_RECONNECTS):
+            if agent.stopped:
+                return
+            up = False
+            try:
+                async with connect(
+                    url,
+                    additional_headers={"Authorization": f"Bearer {agent.token}"},
+                    open_timeout=15,
+                    ping_interval=20,
+                    ping_timeout=20,
+                    close_timeout=5,
+                    max_size=16 * 1_048_576,
+                    local_addr=(agent.local_ip, 0),
+                ) as ws:
+                    up = True
+                    self.ws_open += 1
+                    agent.ready.set()
+                    async for message in ws:
+                        self._on_frame(agent, message)
+                    code = ws.close_code
+                self.stats.other[f"ws_closed {code}"] += 1
+                if code in (4401, 4000):
+                    return
+            except (OSError, TimeoutError, InvalidStatus, WebSocketException) as exc:
+                if not isinstance(exc, ConnectionClosed) or not agent.stopped:
+                    self.stats.other[f"ws_error {type(exc).__name__}"] += 1
+            finally:
+                if up:
+                    self.ws_open -= 1
+            agent.ready.set()  # a socket that cannot open must not hold up the step
+            await asyncio.sleep(min(30.0, 1.0 * 2 ** min(attempt, 5)) * agent.rng.uniform(0.5, 1))
+
+    def _on_frame(self, agent: Agent, message: str | bytes) -> None:
+        try:
+            frame = WsCommand.model_validate_json(message)
+        except ValidationError:
+            self.stats.other["ws_bad_frame"] += 1
+            return
+        self._on_envelope(agent, frame.command, "ws")
+
+    # -- commands -----------------------------------------------------------------------------
+
+    def _on_envelope(self, agent: Agent, envelope: CommandEnvelope, via: str) -> None:
+        now = time.time()
+        if envelope.id in self.received:
+            self.stats.other["command_repeat"] += 1
+            return
+        self.received[envelope.id] = [now, via]
+        self.stats.other[f"command_via_{via}"] += 1
+        valid = envelope.agent_id == agent.agent_id and verify_envelope(agent.public_key, envelope)
+        if not valid:
+            self.stats.other["command_bad_signature"] += 1
+        if envelope.type != "cancel":
+            self._spawn(self._execute(agent, envelope, valid))
+
+    async def _execute(self, agent: Agent, envelope: CommandEnvelope, valid: bool) -> None:
+        base = f"/api/v1/agents/{agent.agent_id}/commands/{envelope.id}"
+        steps: list[tuple[str, str]] = []
+        if valid:
+            result = CommandResult(status="completed", exit_code=0, duration_ms=0)
+            steps.append(("ack", CommandAck().model_dump_json()))
+        else:
+            result = CommandResult(status="failed", error="signature check failed")
+        steps.append(("result", result.model_dump_json()))
+        for name, text in steps:
+            try:
+                reply = await self._call(agent, "POST", f"{base}/{name}", text.encode())
+            except NET_ERRORS as exc:
+                self.stats.other[f"{name}_error {type(exc).__name__}"] += 1
+                return
+            ok = reply.status == 204
+            self.stats.other[f"{name}_{'ok' if ok else f'error http {reply.status}'}"] += 1
+
+    # -- stopping -----------------------------------------------------------------------------
+
+    async def stop_some(self, count: int) -> list[Agent]:
+        chosen = [a for a in self.live() if a.last_ok][-count:] if count else []
+        for agent in chosen:
+            await self._stop(agent)
+        return chosen
+
+    async def _stop(self, agent: Agent) -> None:
+        agent.stopped = True
+        for task in agent.tasks:
+            task.cancel()
+        for task in agent.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def close(self) -> None:
+        for agent in self.agents:
+            agent.stopped = True
+            for task in agent.tasks:
+                task.cancel()
+        for task in list(self._background):
+            task.cancel()
+        pending = [t for a in self.agents for t in a.tasks] + list(self._background)
+        if pending:
+            await asyncio.wait(pending, timeout=15)
+
+    def __repr__(self) -> str:
+        return json.dumps(self.totals())
