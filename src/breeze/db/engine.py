@@ -98,5 +98,8 @@ def create_database(settings: Settings) -> Database:
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
         pool_pre_ping=True,
+        # Short OLTP queries: PostgreSQL's JIT compile cost more than it saved (one group
+        # count spent 542 of 624 ms compiling; bench/groups_README.md).
+        connect_args={"server_settings": {"jit": "off"}},
     )
     return Database(url, engine, engine, is_sqlite=False)

@@ -51,6 +51,7 @@ class Device(IdMixin, TimestampMixin, Base):
         ForeignKey("enrollment_keys.id"), default=None
     )
     tags: Mapped[list[str]] = mapped_column(default=list)
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(default=dict)  # key -> value
     pending_reboot: Mapped[bool] = mapped_column(default=False)
     last_user: Mapped[str | None] = mapped_column(String(255), default=None)
     uptime_seconds: Mapped[int | None] = mapped_column(BigInteger, default=None)
@@ -119,11 +120,18 @@ class DeviceDisk(IdMixin, Base):
 
 class DeviceSoftware(IdMixin, Base):
     __tablename__ = "device_software"
-    __table_args__ = (Index("ix_device_software_device_name", "device_id", "name"),)
+    __table_args__ = (
+        Index("ix_device_software_device_name", "device_id", "name"),
+        # Fleet software titles (name -> distinct devices, versions) as an index-only scan.
+        Index("ix_device_software_name_device_version", "name", "device_id", "version"),
+    )
 
     device_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(255), index=True)
     version: Mapped[str | None] = mapped_column(String(255), default=None)
+    # The version as a string that sorts like the version (numeric parts zero-padded), so
+    # rules can compare versions in SQL on every dialect.
+    version_key: Mapped[str | None] = mapped_column(String(400), default=None)
     publisher: Mapped[str | None] = mapped_column(String(255), default=None)
     install_date: Mapped[date | None] = mapped_column(default=None)
     install_location: Mapped[str | None] = mapped_column(String(500), default=None)

@@ -36,6 +36,9 @@ class Script(IdMixin, TimestampMixin, SoftDeleteMixin, Base):
     parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
     timeout_seconds: Mapped[int] = mapped_column(default=300)
     run_as: Mapped[str | None] = mapped_column(String(64), default=None)
+    # A collector script: the custom field (key, of the device's organization) that the
+    # output of a completed run is written to (see breeze.scripts.collector).
+    output_field: Mapped[str | None] = mapped_column(String(64), default=None)
     is_system: Mapped[bool] = mapped_column(default=False)
     version: Mapped[int] = mapped_column(default=1)
     created_by: Mapped[uuid.UUID | None] = mapped_column(default=None)
@@ -58,6 +61,7 @@ class ScriptVersion(IdMixin, Base):
     parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
     timeout_seconds: Mapped[int] = mapped_column(default=300)
     run_as: Mapped[str | None] = mapped_column(String(64), default=None)
+    output_field: Mapped[str | None] = mapped_column(String(64), default=None)
     changed_by: Mapped[uuid.UUID | None] = mapped_column(default=None)
     changed_by_name: Mapped[str | None] = mapped_column(String(255), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

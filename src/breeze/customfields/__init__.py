@@ -1,0 +1,1 @@
+"""Custom fields: per-organization field definitions and their values on devices."""
