@@ -28,12 +28,16 @@ def api_router() -> APIRouter:
     from breeze.audit.api import router as audit
     from breeze.auth.api import router as auth
     from breeze.commands.api import router as commands
+    from breeze.customfields.api import router as customfields
     from breeze.devices.api import router as devices
+    from breeze.groups.api import router as groups
     from breeze.installer.api import router as installer
     from breeze.live.api import router as live
     from breeze.metrics.api import router as metrics
     from breeze.rbac.api import router as roles
+    from breeze.savedviews.api import router as savedviews
     from breeze.scripts.api import router as scripts
+    from breeze.software.api import router as software
     from breeze.tenancy.api import router as tenancy
     from breeze.users.api import router as users
 
@@ -47,10 +51,14 @@ def api_router() -> APIRouter:
         audit,
         agents,
         devices,
+        groups,
+        customfields,
+        savedviews,
         metrics,
         installer,
         commands,
         scripts,
+        software,
         live,
     ):
         router.include_router(sub)

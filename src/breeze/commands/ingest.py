@@ -30,6 +30,7 @@ from breeze.commands.schemas import SECRET_MASK
 from breeze.core.principal import Actor
 from breeze.core.state import AppState
 from breeze.db.base import utcnow
+from breeze.db.engine import UnitOfWork
 from breeze.devices.actions import do_set_pending_reboot
 from breeze.devices.models import Device
 from breeze_protocol.commands import CommandAck, CommandResult
@@ -117,6 +118,7 @@ async def result_command(
             update={"details": _without_nul(result.details)}  # type: ignore[dict-item]
         )
         _apply(cmd, result, late)
+        await _collect(uow, state, cmd)
         await s.execute(delete(CommandOutputChunk).where(CommandOutputChunk.command_id == cmd.id))
         if result.rebooted:
             await do_set_pending_reboot(s, device_id=device_id, pending=False)
@@ -144,6 +146,19 @@ async def result_command(
         published = events.status_event(cmd)
     await events.publish(events.COMMAND_STATUS, published, state.bus)
     return cmd
+
+
+async def _collect(uow: UnitOfWork, state: AppState, cmd: DeviceCommand) -> None:
+    """A collector script's output becomes its device's custom field value; how that went
+    is added to result_details (a bad value never fails the ingest)."""
+    if cmd.type != "script":
+        return
+    # Imported late: the scripts domain builds on commands, not the other way round.
+    from breeze.scripts.collector import collect
+
+    outcome = await collect(uow, state.db, cmd)
+    if outcome:
+        cmd.result_details = {**(cmd.result_details or {}), **outcome}
 
 
 def _without_nul(value: Any) -> Any:

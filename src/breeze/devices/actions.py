@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,16 +25,16 @@ from breeze.tenancy.queries import live_site_ids
 DECOMMISSIONED = "decommissioned"
 
 
-async def do_update_device(
-    session: AsyncSession, *, actor: Principal, device_id: uuid.UUID, data: DeviceUpdate
-) -> Device:
-    device = await queries.get_device(session, actor, device_id)
+async def apply_update(
+    session: AsyncSession, *, actor: Principal, device: Device, changes: dict[str, Any]
+) -> dict[str, list[Any]]:
+    """Check and apply a change to a loaded device, without an audit row (the caller
+    writes it: one per device for PATCH, one per bulk action). Answers the diff."""
     actor.require(
         "devices:write", partner_id=device.partner_id, org_id=device.org_id, site_id=device.site_id
     )
     if device.decommissioned_at is not None:
         raise DeviceDecommissioned()
-    changes = data.model_dump(exclude_unset=True)
     if "site_id" in changes and changes["site_id"] != device.site_id:
         site_id = changes["site_id"]
         if site_id is None:
@@ -45,7 +46,16 @@ async def do_update_device(
         actor.require(
             "devices:write", partner_id=device.partner_id, org_id=device.org_id, site_id=site_id
         )
-    diff = apply_changes(device, changes, required=frozenset({"site_id", "tags"}))
+    return apply_changes(device, changes, required=frozenset({"site_id", "tags"}))
+
+
+async def do_update_device(
+    session: AsyncSession, *, actor: Principal, device_id: uuid.UUID, data: DeviceUpdate
+) -> Device:
+    device = await queries.get_device(session, actor, device_id)
+    diff = await apply_update(
+        session, actor=actor, device=device, changes=data.model_dump(exclude_unset=True)
+    )
     await record(
         session,
         actor=actor.actor,
@@ -60,6 +70,21 @@ async def do_update_device(
     return device
 
 
+def apply_decommission(actor: Principal, device: Device) -> str | None:
+    """Retire a loaded device without an audit row; answers its previous status, or None
+    when it was already decommissioned (nothing changes)."""
+    actor.require(
+        "devices:delete", partner_id=device.partner_id, org_id=device.org_id, site_id=device.site_id
+    )
+    if device.decommissioned_at is not None:
+        return None
+    previous = device.status
+    device.status = DECOMMISSIONED
+    device.decommissioned_at = utcnow()
+    device.agent_token_hash = None
+    return previous
+
+
 async def do_decommission_device(
     session: AsyncSession, *, actor: Principal, device_id: uuid.UUID
 ) -> Device:
@@ -67,15 +92,9 @@ async def do_decommission_device(
     leaves the device list, and its machine may enroll again as a new device.
     Decommissioning a decommissioned device changes nothing."""
     device = await queries.get_device(session, actor, device_id)
-    actor.require(
-        "devices:delete", partner_id=device.partner_id, org_id=device.org_id, site_id=device.site_id
-    )
-    if device.decommissioned_at is not None:
+    previous = apply_decommission(actor, device)
+    if previous is None:
         return device
-    previous = device.status
-    device.status = DECOMMISSIONED
-    device.decommissioned_at = utcnow()
-    device.agent_token_hash = None
     await record(
         session,
         actor=actor.actor,

@@ -6,13 +6,19 @@ import logging
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Query, status
+from fastapi.responses import StreamingResponse
 
 from breeze.auth.deps import CurrentCtx
+from breeze.core.errors import InvalidInput
 from breeze.core.pagination import ListParams, Page, list_query, page_of
-from breeze.devices import actions, queries
+from breeze.customfields.values import reevaluate_after_commit
+from breeze.db.base import utcnow
+from breeze.devices import actions, bulk, export, queries
 from breeze.devices.gateway import router as gateway
 from breeze.devices.schemas import (
+    BulkRequest,
+    BulkResult,
     ChangeOut,
     DeviceDetail,
     DeviceOut,
@@ -21,6 +27,7 @@ from breeze.devices.schemas import (
     HardwareOut,
     NetworkOut,
     SoftwareOut,
+    TagCount,
 )
 
 log = logging.getLogger("breeze.devices")
@@ -33,10 +40,68 @@ ChangeList = Annotated[ListParams, Depends(list_query(queries.CHANGE_LIST))]
 
 @console.get("", response_model=Page[DeviceOut])
 async def list_devices(ctx: CurrentCtx, params: DeviceList) -> Page[DeviceOut]:
-    """Devices in reach; `q` searches host name, display name, IP addresses and serial."""
+    """Devices in reach; `q` searches host name, display name, IP addresses and serial.
+
+    Filters take comma-separated values (any of them). `custom_field` takes
+    `<key>:<value>` terms: the same key any of them, different keys all of them;
+    `<key>:*` any value; a device without its own value matches the field's default.
+    `group_id` keeps members of the groups; `last_seen_after` / `last_seen_before` take
+    ISO 8601 instants."""
     async with ctx.read() as s:
         rows, total = await queries.list_devices(s, ctx.principal, params)
     return page_of([DeviceOut.model_validate(r) for r in rows], total, params)
+
+
+@console.get("/tags", response_model=list[TagCount])
+async def list_tags(
+    ctx: CurrentCtx,
+    org_id: Annotated[
+        uuid.UUID | None, Query(description="Only devices of this organization")
+    ] = None,
+) -> list[TagCount]:
+    """The tags on live devices in reach, most used first, with their device counts."""
+    async with ctx.read() as s:
+        counts = await queries.tag_counts(s, ctx.principal, [org_id] if org_id else [])
+    return [TagCount(tag=t, count=n) for t, n in counts]
+
+
+@console.get(
+    "/export",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}, "description": "The devices as CSV"}},
+)
+async def export_devices(
+    ctx: CurrentCtx,
+    params: DeviceList,
+    format: Annotated[str, Query(max_length=10, description="csv (the only format)")] = "csv",
+) -> StreamingResponse:
+    """The devices of the list's filters as CSV (at most 100,000 rows), in the list's
+    order; with one org_id, a column cf:<key> per custom field of that organization.
+    Audited as device.export."""
+    if format != "csv":
+        raise InvalidInput("The only export format is csv", field="format")
+    async with ctx.read() as s:
+        plan = await export.plan_export(s, ctx.principal, params)
+        scope = await export.export_scope(s, ctx.principal, params)
+    async with ctx.write() as uow:
+        await export.audit_export(uow.session, ctx.principal, plan, scope)
+    stamp = utcnow().strftime("%Y%m%d-%H%M%S")
+    return StreamingResponse(
+        export.stream_csv(ctx.state.db, ctx.principal, plan),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="devices-{stamp}.csv"'},
+    )
+
+
+@console.post("/bulk", response_model=BulkResult)
+async def bulk_action(ctx: CurrentCtx, body: BulkRequest) -> BulkResult:
+    """Tag, untag, move to a site, run a script on, or decommission (confirm: true) many
+    devices: named (device_ids), by the list's filters (filter) or a group (group_id), at
+    most 10,000. One transaction and one audit row (device.bulk.<action>); the answer
+    has a result per device: a device the caller cannot see is "not found" (404) and left
+    alone, one they may see but not change is refused (403), the others proceed."""
+    async with ctx.write() as uow:
+        return await bulk.do_bulk(uow, actor=ctx.principal, state=ctx.state, req=body)
 
 
 @console.get("/{device_id}", response_model=DeviceDetail)
@@ -51,6 +116,8 @@ async def update_device(ctx: CurrentCtx, device_id: uuid.UUID, body: DeviceUpdat
         device = await actions.do_update_device(
             uow.session, actor=ctx.principal, device_id=device_id, data=body
         )
+        # Tags and site take part in dynamic group rules.
+        reevaluate_after_commit(uow, ctx.state.db, [device.id])
     return DeviceOut.model_validate(device)
 
 

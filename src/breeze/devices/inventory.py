@@ -46,6 +46,7 @@ from breeze.devices.models import (
     DeviceSoftware,
 )
 from breeze.devices.software import Package, StoredPackage, diff_software, packages
+from breeze.devices.versions import version_key
 from breeze_protocol import INVENTORY_SECTIONS, Inventory
 
 META = "_meta"  # DeviceInventorySection row with per-section receive times and errors
@@ -215,6 +216,7 @@ async def stored_packages(session: AsyncSession, device_id: uuid.UUID) -> list[S
 def _software_row(pkg: Package, now: datetime) -> JSON:
     return {
         "version": pkg.version,
+        "version_key": version_key(pkg.version),
         "publisher": pkg.publisher,
         "install_date": pkg.install_date,
         "install_location": pkg.install_location,
@@ -351,6 +353,12 @@ async def do_ingest_inventory(
             },
         )
     device.agent_version = doc.agent_version
+    if applied:
+        # Imported late: the groups domain builds on devices. Runs after COMMIT and never
+        # fails the upload.
+        from breeze.groups.evaluation import reevaluate_after_commit
+
+        reevaluate_after_commit(session, [device.id])
     return len(history)
 
 

@@ -7,13 +7,20 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import Select, exists, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from breeze.core.errors import InvalidInput
 from breeze.core.pagination import Filter, ListParams, ListSpec, paginate
 from breeze.core.principal import Principal, fetch_visible, restrict
 from breeze.db.base import utcnow
 from breeze.devices.errors import DeviceNotFound
+from breeze.devices.filters import (
+    CUSTOM_FIELD_HELP,
+    custom_field_condition,
+    group_condition,
+    parse_instant,
+)
 from breeze.devices.inventory import META
 from breeze.devices.models import (
     Device,
@@ -61,8 +68,28 @@ DEVICE_LIST = ListSpec(
         ),
         "os_type": Filter(Device.os_type),
         "tag": Filter(Device.tags, description="Only devices carrying one of these tags"),
+        "group_id": Filter(
+            Device.id, uuid.UUID, description="Only members of one of these device groups"
+        ),
+        "custom_field": Filter(Device.custom_fields, description=CUSTOM_FIELD_HELP),
+        "has_pending_reboot": Filter(
+            Device.pending_reboot, bool, description="true: only devices waiting for a reboot"
+        ),
+        "last_seen_after": Filter(
+            Device.last_seen_at,
+            description="Only devices last seen at or after this instant (ISO 8601)",
+        ),
+        "last_seen_before": Filter(
+            Device.last_seen_at,
+            description="Only devices last seen before this instant (ISO 8601); devices "
+            "never seen are left out",
+        ),
     },
     time_column=Device.created_at,
+)
+# Filters list_devices applies itself (the others are "column IN (values)").
+SPECIAL_FILTERS = frozenset(
+    {"tag", "group_id", "custom_field", "last_seen_after", "last_seen_before"}
 )
 
 SOFTWARE_LIST = ListSpec(
@@ -124,21 +151,73 @@ def _search(q: str) -> Any:
     )
 
 
-async def list_devices(
-    session: AsyncSession, principal: Principal, params: ListParams
-) -> tuple[list[Device], int]:
-    stmt = restrict(select(Device), principal, "devices:read", Device)
-    if "decommissioned" not in params.filters.get("status", []):
+async def filtered_devices(
+    session: AsyncSession,
+    principal: Principal,
+    params: ListParams,
+    permission: str = "devices:read",
+) -> tuple[Select[Any], ListParams]:
+    """The device list's statement with the special filters applied, and the parameters
+    left for ``paginate``/``apply_list`` (plain column filters, sort, time range)."""
+    stmt = restrict(select(Device), principal, permission, Device)
+    filters = params.filters
+    if "decommissioned" not in filters.get("status", []):
         stmt = stmt.where(Device.decommissioned_at.is_(None))
-    tags = [str(t).lower() for t in params.filters.get("tag", [])]
+    tags = [str(t).lower() for t in filters.get("tag", [])]
     if tags:
         stmt = stmt.where(or_(*[json_array_contains(Device.tags, t) for t in tags]))
+    if filters.get("group_id"):
+        stmt = stmt.where(await group_condition(session, principal, filters["group_id"]))
+    if filters.get("custom_field"):
+        terms = [str(t) for t in filters["custom_field"]]
+        orgs = filters.get("org_id")
+        stmt = stmt.where(await custom_field_condition(session, principal, terms, orgs))
+    for name, op in (("last_seen_after", "ge"), ("last_seen_before", "lt")):
+        given = filters.get(name) or []
+        if len(given) > 1:
+            raise InvalidInput("give one instant", field=name)
+        if given:
+            instant = parse_instant(given[0], name)
+            stmt = stmt.where(
+                Device.last_seen_at >= instant if op == "ge" else Device.last_seen_at < instant
+            )
     if params.q:
         stmt = stmt.where(_search(params.q))
     rest = dataclasses.replace(
-        params, q=None, filters={k: v for k, v in params.filters.items() if k != "tag"}
+        params,
+        q=None,
+        filters={k: v for k, v in filters.items() if k not in SPECIAL_FILTERS},
     )
+    return stmt, rest
+
+
+async def list_devices(
+    session: AsyncSession, principal: Principal, params: ListParams
+) -> tuple[list[Device], int]:
+    stmt, rest = await filtered_devices(session, principal, params)
     return await paginate(session, stmt, rest, DEVICE_LIST, Device.id)
+
+
+async def tag_counts(
+    session: AsyncSession, principal: Principal, org_ids: list[uuid.UUID]
+) -> list[tuple[str, int]]:
+    """The tags on live devices in reach, with how many devices carry each."""
+    fn = "jsonb_array_elements_text" if session.get_bind().dialect.name == "postgresql" else None
+    each = (
+        getattr(func, fn)(Device.tags).table_valued("value")
+        if fn
+        else func.json_each(Device.tags).table_valued("value")
+    )
+    stmt = restrict(
+        select(each.c.value, func.count()).select_from(Device).join(each, true()),
+        principal,
+        "devices:read",
+        Device,
+    ).where(Device.decommissioned_at.is_(None))
+    if org_ids:
+        stmt = stmt.where(Device.org_id.in_(org_ids))
+    stmt = stmt.group_by(each.c.value).order_by(func.count().desc(), each.c.value)
+    return [(str(tag), int(n)) for tag, n in (await session.execute(stmt)).all()]
 
 
 async def get_device(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 MAX_TAGS = 50
 MAX_TAG_LENGTH = 50
@@ -225,3 +225,72 @@ class InventoryAccepted(BaseModel):
 
     accepted: bool = True
     changes: int = Field(description="History rows this document added (0 when nothing changed).")
+
+
+class TagCount(BaseModel):
+    tag: str
+    count: int = Field(description="Live devices carrying the tag")
+
+
+MAX_BULK_DEVICES = 10_000
+BulkAction = Literal["tag", "untag", "move_site", "run_script", "decommission"]
+
+
+class BulkTarget(BaseModel):
+    """Exactly one of: named devices, a filter (the device list's parameters), a group."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    device_ids: list[uuid.UUID] | None = Field(None, min_length=1, max_length=MAX_BULK_DEVICES)
+    filter: dict[str, Any] | None = Field(
+        None,
+        description="The query parameters of GET /api/v1/devices as an object, e.g. "
+        '{"org_id": "...", "tag": "web", "custom_field": "env:prod"}; at least one',
+    )
+    group_id: uuid.UUID | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> BulkTarget:
+        given = [n for n in ("device_ids", "filter", "group_id") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of device_ids, filter and group_id")
+        return self
+
+
+class BulkRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: BulkAction
+    target: BulkTarget
+    tags: list[Tag] | None = Field(
+        None, min_length=1, max_length=MAX_TAGS, description="tag / untag: the tags"
+    )
+    site_id: uuid.UUID | None = Field(None, description="move_site: a site of the devices' org")
+    script_id: uuid.UUID | None = Field(None, description="run_script: the script")
+    parameters: dict[str, Any] = Field(
+        default_factory=dict, description="run_script: parameter values by name"
+    )
+    timeout_seconds: int | None = Field(None, ge=1, le=86_400, description="run_script")
+    confirm: bool = Field(False, description="decommission: must be true")
+
+    @field_validator("tags")
+    @classmethod
+    def _dedupe(cls, tags: list[str] | None) -> list[str] | None:
+        return None if tags is None else normalise_tags(tags)
+
+
+class BulkDeviceResult(BaseModel):
+    device_id: uuid.UUID
+    ok: bool
+    error: str | None = Field(None, description="Why this device was not changed")
+    status: int | None = Field(None, description="The HTTP status the error would have alone")
+    execution_id: uuid.UUID | None = Field(None, description="run_script: the execution")
+
+
+class BulkResult(BaseModel):
+    action: str
+    total: int
+    succeeded: int
+    failed: int
+    batch_id: uuid.UUID | None = Field(None, description="run_script: the script batch")
+    results: list[BulkDeviceResult]

@@ -18,6 +18,7 @@ from breeze.core.principal import Principal
 from breeze.db.base import utcnow
 from breeze.rbac.queries import visible_place
 from breeze.scripts import queries
+from breeze.scripts.collector import check_output_field
 from breeze.scripts.errors import SystemScriptReadOnly
 from breeze.scripts.models import Script, ScriptVersion
 from breeze.scripts.parameters import validate_schema
@@ -33,8 +34,9 @@ VERSIONED = (
     "parameters",
     "timeout_seconds",
     "run_as",
+    "output_field",
 )
-NOT_NULL = frozenset(VERSIONED) - {"run_as"}
+NOT_NULL = frozenset(VERSIONED) - {"run_as", "output_field"}
 # Interpreters that exist on one operating system only.
 LANGUAGE_OS = {"cmd": {"windows"}}
 
@@ -80,6 +82,7 @@ async def do_create_script(
     actor.require("scripts:write", partner_id=place.partner_id, org_id=place.org_id)
     parameters = validate_schema(data.parameters)
     check_language(data.language, list(data.os_types))
+    await check_output_field(session, place.org_id, data.output_field)
     script = Script(
         id=uuid.uuid4(),
         partner_id=place.partner_id,
@@ -93,6 +96,7 @@ async def do_create_script(
         parameters=parameters,
         timeout_seconds=data.timeout_seconds,
         run_as=data.run_as,
+        output_field=data.output_field,
         is_system=False,
         version=1,
         created_by=actor.actor.id,
@@ -139,6 +143,8 @@ async def do_update_script(
     if not diff:
         return script
     check_language(script.language, script.os_types)
+    if "output_field" in diff:
+        await check_output_field(session, script.org_id, script.output_field)
     script.version += 1
     script.updated_at = utcnow()
     session.add(snapshot(script, by=actor))

@@ -44,15 +44,11 @@ class ScriptDeleted(Conflict):
         super().__init__("The script of this execution has been deleted; it cannot run again")
 
 
-class GroupsNotAvailable(InvalidInput):
-    def __init__(self) -> None:
-        super().__init__("device groups are not available yet", field="group_ids")
-
-
 class NoTargets(InvalidInput):
     def __init__(self) -> None:
         super().__init__(
-            "Name at least one target: device_ids, site_ids or org_ids", field="device_ids"
+            "Name at least one target: device_ids, site_ids, org_ids or group_ids",
+            field="device_ids",
         )
 
 

@@ -1,8 +1,8 @@
 """Running library scripts: one batch per request, one device command per device.
 
-Targets (devices, sites, organizations) resolve to live devices the actor may run scripts
-on; devices of another operating system are skipped with the reason in the answer. The
-parameters are checked against the script's schema; secret values travel only in the
+Targets (devices, sites, organizations, device groups) resolve to live devices the actor
+may run scripts on; devices of another operating system are skipped with the reason in the
+answer. The parameters are checked against the script's schema; secret values travel only in the
 commands' payloads (which erase them once final), never in the batch or the audit log.
 """
 
@@ -26,10 +26,10 @@ from breeze.core.principal import Principal
 from breeze.db.base import utcnow
 from breeze.db.engine import UnitOfWork
 from breeze.devices.models import Device
+from breeze.groups.queries import get_group, group_device_ids_condition
 from breeze.scripts import queries
 from breeze.scripts.errors import (
     ExecutionNotFound,
-    GroupsNotAvailable,
     NoTargets,
     NothingToRun,
     ScriptDeleted,
@@ -96,9 +96,7 @@ async def resolve_devices(
     session: AsyncSession, actor: Principal, req: ExecuteRequest
 ) -> tuple[list[Device], list[SkippedDevice]]:
     """The live devices the request reaches (each checked), and those it names but skips."""
-    if req.group_ids:
-        raise GroupsNotAvailable()
-    if not (req.device_ids or req.site_ids or req.org_ids):
+    if not (req.device_ids or req.site_ids or req.org_ids or req.group_ids):
         raise NoTargets()
     skipped: list[SkippedDevice] = []
     found: dict[uuid.UUID, Device] = {}
@@ -131,9 +129,19 @@ async def resolve_devices(
         _require_execute(actor, partner_id=site.partner_id, org_id=site.org_id, site_id=site.id)
     for org in orgs:
         _require_execute(actor, partner_id=org.partner_id, org_id=org.id)
-    if sites or orgs:
+    # A group reaches its members (404 for a group the actor cannot see).
+    members = []
+    for gid in dict.fromkeys(req.group_ids):
+        group = await get_group(session, actor, gid, field="group_ids")
+        _require_execute(
+            actor, partner_id=group.partner_id, org_id=group.org_id, site_id=group.site_id
+        )
+        members.append(await group_device_ids_condition(session, actor, gid))
+    if sites or orgs or members:
         reach = or_(
-            Device.site_id.in_([s.id for s in sites]), Device.org_id.in_([o.id for o in orgs])
+            Device.site_id.in_([s.id for s in sites]),
+            Device.org_id.in_([o.id for o in orgs]),
+            *members,
         )
         where = and_(
             reach,
@@ -182,6 +190,7 @@ async def _launch(
     timeout_seconds: int,
     run_as: str | None,
     rerun_of: uuid.UUID | None = None,
+    audit: bool = True,
 ) -> Launched:
     partners = {d.partner_id for d in devices}
     if len(partners) > 1:
@@ -247,6 +256,8 @@ async def _launch(
     }
     if rerun_of is not None:
         details["rerun_of"] = str(rerun_of)
+    if not audit:  # the caller's own audit row covers it (bulk actions)
+        return Launched(batch, launched, skipped)
     await record(
         uow.session,
         actor=actor.actor,
@@ -268,7 +279,10 @@ async def do_execute_script(
     settings: Settings,
     script_id: uuid.UUID,
     req: ExecuteRequest,
+    audit: bool = True,
 ) -> Launched:
+    """One batch, one command per device. ``audit=False`` leaves the audit row to a caller
+    that writes its own (a bulk action audits once, with the per-device results)."""
     script = await queries.get_script(uow.session, actor, script_id)
     devices, skipped = await resolve_devices(uow.session, actor, req)
     devices, wrong_os = _by_os(devices, script.os_types)
@@ -280,6 +294,7 @@ async def do_execute_script(
         "device_ids": [str(i) for i in req.device_ids],
         "site_ids": [str(i) for i in req.site_ids],
         "org_ids": [str(i) for i in req.org_ids],
+        "group_ids": [str(i) for i in req.group_ids],
     }
     return await _launch(
         uow,
@@ -294,6 +309,7 @@ async def do_execute_script(
         targets=targets,
         timeout_seconds=req.timeout_seconds or script.timeout_seconds,
         run_as=req.run_as if "run_as" in req.model_fields_set else script.run_as,
+        audit=audit,
     )
 
 

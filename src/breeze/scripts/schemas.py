@@ -21,6 +21,17 @@ PARAMETERS_HELP = (
     "script as an environment variable."
 )
 
+COLLECTOR_HELP = (
+    "Makes this a collector script: the key of a custom field of the device's organization "
+    "that a completed run (exit code 0) writes. The value is the last non-empty line of "
+    "the standard output, trimmed, converted to the field's type (number: 42 or 4.2; "
+    "boolean: true/false, yes/no, 1/0; date: YYYY-MM-DD; multiselect: comma-separated "
+    "options). A value that does not fit leaves the field unchanged and the run's "
+    "result_details.collector_error says why. Checked on save for an organization's script, "
+    "at each run for a partner-wide one."
+)
+FieldKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+
 
 def _no_nul(value: str) -> str:
     if "\x00" in value:
@@ -54,6 +65,7 @@ class ScriptCreate(Input):
     parameters: dict[str, Any] = Field(default_factory=dict, description=PARAMETERS_HELP)
     timeout_seconds: int = Field(300, ge=1, le=86_400)
     run_as: RunAs | None = Field(None, description="None: as the agent's own user")
+    output_field: FieldKey | None = Field(None, description=COLLECTOR_HELP)
     partner_id: uuid.UUID | None = Field(None, description="Partner-wide script (or org_id)")
     org_id: uuid.UUID | None = Field(None, description="Script of one organization")
 
@@ -68,6 +80,7 @@ class ScriptUpdate(Input):
     parameters: dict[str, Any] | None = Field(None, description=PARAMETERS_HELP)
     timeout_seconds: int | None = Field(None, ge=1, le=86_400)
     run_as: RunAs | None = Field(None, description="null: as the agent's own user")
+    output_field: FieldKey | None = Field(None, description=COLLECTOR_HELP + " null: none.")
 
 
 class ScriptSummary(BaseModel):
@@ -84,6 +97,7 @@ class ScriptSummary(BaseModel):
     parameters: dict[str, Any]
     timeout_seconds: int
     run_as: str | None
+    output_field: str | None
     is_system: bool
     version: int
     created_by: uuid.UUID | None
@@ -115,13 +129,14 @@ class ScriptVersionOut(ScriptVersionSummary):
     parameters: dict[str, Any]
     timeout_seconds: int
     run_as: str | None
+    output_field: str | None
 
 
 class ExecuteRequest(Input):
     device_ids: Ids = Field(default_factory=list)
     site_ids: Ids = Field(default_factory=list, description="Every live device of these sites")
     org_ids: Ids = Field(default_factory=list, description="Every live device of these orgs")
-    group_ids: Ids = Field(default_factory=list, description="Not available yet")
+    group_ids: Ids = Field(default_factory=list, description="Every member of these device groups")
     parameters: dict[str, Any] = Field(default_factory=dict, description="Values by name")
     timeout_seconds: int | None = Field(None, ge=1, le=86_400, description="Default: script's")
     run_as: RunAs | None = Field(

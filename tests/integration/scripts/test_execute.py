@@ -176,7 +176,6 @@ def test_target_and_parameter_errors(admin: httpx.Client, fleet: Fleet) -> None:
             ["parameters.NOPE"],
         ),
         ({"parameters": {"API_TOKEN": SECRET}}, ["device_ids"]),
-        ({"group_ids": [fleet.tenant.org["id"]], "parameters": {}}, ["group_ids"]),
         ({"device_ids": dev, "timeout_seconds": 0}, ["timeout_seconds"]),
         ({"device_ids": dev, "surprise": True}, ["surprise"]),
         ({"device_ids": ["not-a-uuid"]}, ["device_ids.0"]),
@@ -186,8 +185,8 @@ def test_target_and_parameter_errors(admin: httpx.Client, fleet: Fleet) -> None:
         assert fields_of(r) == expected, (body, r.text)
     r = execute(admin, sid, device_ids=dev, parameters={"API_TOKEN": "short"})
     assert "short" not in r.text  # a secret is never echoed back
-    r = execute(admin, sid, group_ids=[fleet.tenant.org["id"]])
-    assert "device groups are not available yet" in r.text
+    r = execute(admin, sid, group_ids=[fleet.tenant.org["id"]])  # not a group: like a site
+    assert fields_of(r, 404) == ["group_ids"], r.text
     assert executions(admin, script_id=sid) == []
 
 

@@ -1,0 +1,1 @@
+"""Software inventory across the fleet: titles, versions and the devices that have them."""
