@@ -92,6 +92,31 @@ class World:
             ),
             201,
         )
+        self.field_a = ok(
+            admin.post(
+                "/api/v1/custom-fields",
+                json={
+                    "org_id": self.a.org["id"],
+                    "key": "asset_tag",
+                    "name": "Asset tag",
+                    "type": "text",
+                },
+            ),
+            201,
+        )
+        self.view_a = ok(
+            self.member_a.post(
+                "/api/v1/saved-views", json={"name": unique("view"), "filters": {"tag": "web"}}
+            ),
+            201,
+        )
+        self.group_a = ok(
+            admin.post(
+                "/api/v1/device-groups",
+                json={"org_id": self.a.org["id"], "name": unique("group"), "type": "static"},
+            ),
+            201,
+        )
         self.audit_a = ok(
             admin.get("/api/v1/audit/logs", params={"org_id": self.a.org["id"], "per_page": 1})
         )["items"][0]
@@ -120,6 +145,9 @@ class World:
             "command_id": self.run_a["executions"][0]["id"],
             "execution_id": self.run_a["executions"][0]["id"],
             "batch_id": self.run_a["batch"]["id"],
+            "field_id": self.field_a["id"],
+            "view_id": self.view_a["id"],
+            "group_id": self.group_a["id"],
         }
 
     def id_for(self, param: str, path: str) -> str:
@@ -144,6 +172,9 @@ class World:
             "script": f"/api/v1/scripts/{self.script_a['id']}",
             "execution": f"/api/v1/script-executions/{self.run_a['executions'][0]['id']}",
             "batch": f"/api/v1/script-batches/{self.run_a['batch']['id']}",
+            "field": f"/api/v1/custom-fields/{self.field_a['id']}",
+            "device_fields": f"/api/v1/devices/{self.device_a['device_id']}/custom-fields",
+            "group": f"/api/v1/device-groups/{self.group_a['id']}",
         }
         return {name: _stable(ok(admin.get(path))) for name, path in reads.items()}
 
@@ -251,6 +282,8 @@ def test_lists_leave_out_other_tenants_rows(world: World) -> None:
         world.enrollment_key_a["id"],
         world.script_a["id"],
         world.run_a["executions"][0]["id"],
+        world.field_a["id"],
+        world.group_a["id"],
     }
     for who, client in world.outsiders.items():
         for path in (
@@ -265,6 +298,8 @@ def test_lists_leave_out_other_tenants_rows(world: World) -> None:
             "/api/v1/audit/logs",
             "/api/v1/scripts",
             "/api/v1/script-executions",
+            "/api/v1/custom-fields",
+            "/api/v1/device-groups",
         ):
             items = ok(client.get(path, params={"per_page": 200}))["items"]
             seen = {i["id"] for i in items} & foreign
