@@ -40,7 +40,8 @@ class ServerSettings(BaseModel):
     max_inventory_bytes: int = Field(
         16 * 1_048_576,
         ge=1024,
-        description="Largest accepted agent inventory upload (thousands of packages).",
+        description="Largest accepted agent inventory upload (thousands of packages) or "
+        "command result (two capped output streams as JSON).",
     )
     trusted_proxies: str = Field(
         "127.0.0.1", description="Comma-separated proxy addresses whose X-Forwarded-For is trusted."

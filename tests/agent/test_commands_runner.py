@@ -108,6 +108,14 @@ def test_invalid_utf8_is_replaced() -> None:
     assert result.stdout == "a\ufffdb"
 
 
+def test_nul_bytes_are_replaced_so_the_server_can_store_them() -> None:
+    pieces: list[str] = []
+    payload = ScriptPayload(language="bash", content="printf 'a\\0b'; printf 'c\\0' >&2")
+    result = asyncio.run(run_script(payload, on_output=lambda s, t: pieces.append(t)))
+    assert (result.stdout, result.stderr) == ("a\ufffdb", "c\ufffd")
+    assert "\x00" not in "".join(pieces)
+
+
 def test_output_streams_while_running() -> None:
     pieces: list[tuple[str, str]] = []
     payload = ScriptPayload(language="bash", content="echo one; sleep 0.3; echo two >&2")

@@ -75,7 +75,9 @@ def _has_nul(content_type: bytes, body: bytes) -> bool:
 
 
 # Agent inventories list every installed package: allowed a larger body.
-_INVENTORY_PATH = re.compile(r"^/api/v1/agents/[^/]+/inventory$")
+# Agent uploads that are large by nature: a full package list, and a command result whose
+# two capped streams (up to 1 MiB each) may grow several-fold as escaped JSON.
+_INVENTORY_PATH = re.compile(r"^/api/v1/agents/[^/]+/(inventory|commands/[^/]+/result)$")
 
 
 class BodySizeLimit:

@@ -294,11 +294,31 @@ class Dispatcher:
         for command_id, result, refusal in self.journal.outbox():
             try:
                 await self.gw.result(self.agent_id, command_id, result)
-            except Refused as exc:  # never accepted (unknown id...): do not retry forever
+            except Refused as exc:  # never accepted as sent: do not retry it forever
                 log.warning("server refused the result of %s: %s", command_id, exc)
+                await self._post_refusal_notice(command_id, result, exc)
             else:
                 log.info("result of %s posted (%s)", command_id, result.status)
             self.journal.posted(command_id, refusal=refusal)
+
+    async def _post_refusal_notice(
+        self, command_id: str, result: CommandResult, exc: Refused
+    ) -> None:
+        """A result the server refused (malformed, too large) still ends the command: post
+        its outcome without the output and say why, rather than let it time out unexplained.
+        An unknown command (404) has nothing to end."""
+        if exc.status not in (413, 422):
+            return
+        notice = CommandResult(
+            status="failed" if result.status == "completed" else result.status,
+            exit_code=result.exit_code,
+            duration_ms=result.duration_ms,
+            error=f"the server refused this command's result ({exc})"[:2000],
+        )
+        try:
+            await self.gw.result(self.agent_id, command_id, notice)
+        except Refused as again:
+            log.warning("server refused the notice for %s too: %s", command_id, again)
 
     def _revoked(self, exc: Revoked) -> None:
         if self.on_revoked is not None:

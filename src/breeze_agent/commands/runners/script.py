@@ -60,6 +60,12 @@ class ScriptError(Exception):
     """The script cannot be started; the message is the result's ``error``."""
 
 
+def _text(data: str) -> str:
+    """Output as the server can store it: NUL (binary output, /proc cmdlines) cannot live
+    in PostgreSQL text, and the server refuses it, so it becomes U+FFFD like invalid UTF-8."""
+    return data.replace("\x00", "\ufffd")
+
+
 @dataclass
 class _Capture:
     """The head of one stream, up to ``limit`` bytes; the rest is only counted."""
@@ -78,22 +84,22 @@ class _Capture:
         head, rest = data[: max(room, 0)], data[max(room, 0) :]
         if head:
             self.kept += head
-            text = self._decoder.decode(head)
+            text = _text(self._decoder.decode(head))
             if text and self.sink:
                 self.sink(self.stream, text)
         if rest:
             if not self.dropped and self.sink:
-                tail = self._decoder.decode(b"", final=True)
+                tail = _text(self._decoder.decode(b"", final=True))
                 if tail:
                     self.sink(self.stream, tail)
             self.dropped += len(rest)
 
     def finish(self) -> tuple[str, bool]:
         if self.sink and not self.dropped:
-            tail = self._decoder.decode(b"", final=True)
+            tail = _text(self._decoder.decode(b"", final=True))
             if tail:
                 self.sink(self.stream, tail)
-        text = self.kept.decode("utf-8", errors="replace")
+        text = _text(self.kept.decode("utf-8", errors="replace"))
         if self.dropped:
             marker = TRUNCATION_MARKER.format(dropped=self.dropped)
             if self.sink:
