@@ -1,4 +1,5 @@
-"""Portable SQL for devices: a JSON-array "contains" test (the dialect seam, rule 8).
+"""Portable SQL for devices (the dialect seam, rule 8): a JSON-array "contains" test and
+byte-order comparison.
 
 PostgreSQL stores tags as jsonb and answers ``tags @> jsonb_build_array(:tag)`` (which a
 GIN index on the column could serve); SQLite stores JSON text and looks inside with
@@ -47,3 +48,26 @@ def _postgresql(element: json_array_contains, compiler: SQLCompiler, **kw: Any) 
 def escape_like(text: str) -> str:
     """``text`` for a LIKE pattern with ``escape='\\'``."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class bytewise(FunctionElement[str]):
+    """Text compared byte by byte (version keys, ISO dates), whatever the locale: SQLite
+    compares with BINARY already; PostgreSQL under a language locale skips punctuation, so
+    there the expression gets ``COLLATE "C"``."""
+
+    type = String()
+    inherit_cache = True
+    name = "bytewise"
+
+    def __init__(self, expression: Any) -> None:
+        super().__init__(expression)
+
+
+@compiles(bytewise)
+def _bytewise(element: bytewise, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(bytewise, "postgresql")
+def _bytewise_pg(element: bytewise, compiler: SQLCompiler, **kw: Any) -> str:
+    return f'({compiler.process(element.clauses, **kw)}) COLLATE "C"'

@@ -48,7 +48,7 @@ from breeze.devices.models import (
     DeviceInventorySection,
     DeviceSoftware,
 )
-from breeze.devices.sql import escape_like, json_array_contains
+from breeze.devices.sql import bytewise, escape_like, json_array_contains
 from breeze.groups.fields import (
     CUSTOM_PREFIX,
     GB,
@@ -60,7 +60,6 @@ from breeze.groups.fields import (
 from breeze.groups.models import DeviceGroupMember
 from breeze.groups.sql import (
     ascii_lower,
-    bytewise,
     json_key_array_contains,
     json_number,
     json_text,

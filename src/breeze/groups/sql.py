@@ -47,24 +47,6 @@ def _ascii_lower_pg(element: ascii_lower, compiler: SQLCompiler, **kw: Any) -> s
     return f"translate({_parts(element, compiler, **kw)[0]}, '{_UPPER}', '{_LOWER}')"
 
 
-class bytewise(FunctionElement[str]):
-    """Text compared byte by byte (version keys, ISO dates), whatever the locale."""
-
-    type = String()
-    inherit_cache = True
-    name = "bytewise"
-
-
-@compiles(bytewise)
-def _bytewise(element: bytewise, compiler: SQLCompiler, **kw: Any) -> str:
-    return _parts(element, compiler, **kw)[0]  # SQLite compares with BINARY by default
-
-
-@compiles(bytewise, "postgresql")
-def _bytewise_pg(element: bytewise, compiler: SQLCompiler, **kw: Any) -> str:
-    return f'({_parts(element, compiler, **kw)[0]} COLLATE "C")'
-
-
 class _KeyOf(FunctionElement[Any]):
     inherit_cache = True
 

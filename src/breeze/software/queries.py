@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from breeze.core.pagination import Filter, ListParams, ListSpec, apply_list, order_by
 from breeze.core.principal import Principal, restrict
 from breeze.devices.models import Device, DeviceSoftware
+from breeze.devices.sql import bytewise
 from breeze.software.errors import ExportTooLarge
-from breeze.software.sql import bytewise
 
 OpenSession = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 PERMISSION = "devices:read"
