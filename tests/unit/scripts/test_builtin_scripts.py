@@ -14,6 +14,7 @@ import pytest
 
 from breeze.scripts.builtin import BUILTINS, BY_KEY, read_file
 from breeze.scripts.parameters import validate_schema, validate_values
+from tests.agent.helpers import require_tools
 
 SH = shutil.which("sh") or "/bin/sh"
 
@@ -141,16 +142,14 @@ def _bin_with(tmp_path: Path, *tools: str) -> str:
 
 
 def test_listening_ports_with_ss(listening: int) -> None:
-    if not shutil.which("ss"):
-        pytest.skip("ss is not installed here")
+    require_tools("ss")  # a skip outside CI, a failure under CI
     out = run("listening-ports")
     assert out.returncode == 0, out.stderr
     assert "# source: ss" in out.stdout and f"127.0.0.1:{listening}" in out.stdout
 
 
 def test_listening_ports_falls_back_to_netstat(listening: int, tmp_path: Path) -> None:
-    if not shutil.which("netstat"):
-        pytest.skip("netstat is not installed here")
+    require_tools("netstat")
     out = run("listening-ports", path=_bin_with(tmp_path, "netstat"))
     assert "# source: netstat" in out.stdout and f"127.0.0.1:{listening}" in out.stdout
 
