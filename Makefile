@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run test lint typecheck test-sqlite test-postgres install clean bench bench-full
+.PHONY: run test lint typecheck test-sqlite test-postgres install clean bench bench-full assets
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -17,7 +17,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-run: $(STAMP)
+# The console's front-end: npm packages bundled by esbuild into src/breeze/web/static/dist.
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	@command -v npm >/dev/null || { echo "Breeze's console assets need Node.js and npm"; exit 1; }
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+assets: web/node_modules/.package-lock.json
+	cd web && node build.mjs
+
+run: $(STAMP) assets
 	$(BIN)/breeze demo
 
 lint: $(STAMP)
@@ -28,11 +37,11 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/mypy --strict bench
 
-test-sqlite: $(STAMP)
+test-sqlite: $(STAMP) assets
 	$(BIN)/pytest -q
 
 # PostgreSQL is mandatory in CI (CI=true); elsewhere it runs when reachable.
-test-postgres: $(STAMP)
+test-postgres: $(STAMP) assets
 	@if $(BIN)/python scripts/pg_available.py "$(PG_URL)"; then \
 		BREEZE_TEST_DATABASE_URL="$(PG_URL)" $(BIN)/pytest -q; \
 	elif [ -n "$$CI" ]; then \
@@ -54,4 +63,4 @@ bench-full: $(STAMP)
 	BREEZE_BENCH_DATABASE_URL="$(PG_URL)" $(BIN)/python -m bench.run --profile full
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache web/node_modules src/breeze/web/static/dist

@@ -18,6 +18,7 @@ from breeze.db.revision import ensure_at_head
 from breeze.ops.api import router as ops_router
 from breeze.ops.metrics import MetricsMiddleware
 from breeze.settings import Settings, get_settings
+from breeze.web.router import mount_console
 
 log = logging.getLogger("breeze")
 
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ops_router)
     app.include_router(api_router())
     app.include_router(agent_ws_router())
+    mount_console(app)
     app.add_middleware(UnexpectedErrors)  # innermost: last resort inside the app
     app.add_middleware(
         BodySizeLimit,

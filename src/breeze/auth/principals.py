@@ -157,17 +157,34 @@ async def _from_access_token(
     return await user_principal(session, user, actor, session_id=sess.id)
 
 
-async def _from_cookie(session: AsyncSession, state: AppState, request: Request) -> Principal:
+async def _from_cookie(
+    session: AsyncSession, state: AppState, request: Request, form_csrf: str = ""
+) -> Principal:
     raw = request.cookies.get(SESSION_COOKIE, "")
     stmt = select(Session).where(Session.token_hash == token_hash(raw), Session.kind == "web")
     sess = await _live_session(session, state, (await session.execute(stmt)).scalar_one_or_none())
     if request.method not in SAFE_METHODS:
-        sent = request.headers.get(CSRF_HEADER, "")
+        sent = request.headers.get(CSRF_HEADER, "") or form_csrf
         if not sess.csrf_token or not sent or not same(sent, sess.csrf_token):
             raise Forbidden("The form has expired or did not come from Breeze (CSRF check failed)")
     user = await _active_user(session, sess.user_id)
     actor = request_actor(request, id=user.id, email=user.email)
-    return await user_principal(session, user, actor, session_id=sess.id)
+    principal = await user_principal(session, user, actor, session_id=sess.id)
+    principal.extra["csrf_token"] = sess.csrf_token or ""
+    principal.extra["user_name"] = user.name
+    return principal
+
+
+async def resolve_console(request: Request, form_csrf: str = "") -> Principal:
+    """The principal of a console page: the session cookie only. An unsafe request must
+    carry the session's CSRF token in `X-CSRF-Token` (htmx) or the form's `csrf_token`."""
+    state = app_state(request)
+    if not request.cookies.get(SESSION_COOKIE):
+        raise Unauthorized()
+    async with state.db.read() as session:
+        principal = await _from_cookie(session, state, request, form_csrf)
+    request.state.principal = principal
+    return principal
 
 
 async def _from_api_key(

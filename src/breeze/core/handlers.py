@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from breeze.core.errors import BreezeError, Forbidden
@@ -46,39 +47,61 @@ def _location(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts)
 
 
-async def _breeze_error(request: Request, exc: Exception) -> JSONResponse:
+def _answer(
+    request: Request,
+    status: int,
+    title: str,
+    detail: str,
+    code: str,
+    errors: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """problem+json for the API; a page or an inline alert for the console."""
+    from breeze.web.errors import html_error, sign_in_again, wants_html
+
+    if not wants_html(request):
+        return problem(status, title, detail, code, errors, headers)
+    if status == 401:
+        return sign_in_again(request, detail)
+    return html_error(request, status, title, detail, errors, headers)
+
+
+async def _breeze_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, BreezeError)
     if isinstance(exc, Forbidden):
         await _record_denied(request, exc)
     errors = [{"field": p.field, "message": p.message} for p in exc.problems]
-    return problem(exc.status, exc.title, exc.detail, exc.code, errors, exc.headers)
+    return _answer(request, exc.status, exc.title, exc.detail, exc.code, errors, exc.headers)
 
 
-async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = []
     for err in exc.errors():
         field = _location(err.get("loc", ())) or "body"
         errors.append({"field": field, "message": str(err.get("msg", "invalid value"))})
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
-    return problem(422, "Invalid input", detail or "Invalid input", "invalid_input", errors)
+    return _answer(
+        request, 422, "Invalid input", detail or "Invalid input", "invalid_input", errors
+    )
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(
         exc.status_code, "http_error"
     )
     title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
     headers = dict(exc.headers) if exc.headers else None
-    return problem(exc.status_code, title, str(exc.detail), code, headers=headers)
+    return _answer(request, exc.status_code, title, str(exc.detail), code, headers=headers)
 
 
-async def _data_error(request: Request, exc: Exception) -> JSONResponse:
+async def _data_error(request: Request, exc: Exception) -> Response:
     # The database refused a value the schema let through (a NUL character in text on
     # PostgreSQL, an integer beyond 32 bits...). The transaction has rolled back.
     log.info("database refused a value on %s %s: %s", request.method, request.url.path, exc)
-    return problem(
+    return _answer(
+        request,
         422,
         "Invalid input",
         "A value cannot be stored: text must not contain NUL characters and "
@@ -87,16 +110,26 @@ async def _data_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
+async def _integrity_error(request: Request, exc: Exception) -> Response:
     log.info("integrity error on %s %s: %s", request.method, request.url.path, exc)
-    return problem(
-        409, "Conflict", "The change conflicts with existing data; reload and retry", "conflict"
+    return _answer(
+        request,
+        409,
+        "Conflict",
+        "The change conflicts with existing data; reload and retry",
+        "conflict",
     )
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return problem(500, "Internal error", "An unexpected error occurred", "internal_error")
+    return _answer(
+        request,
+        500,
+        "Internal error",
+        "Something went wrong on the server; the error was logged. Retry, or report it",
+        "internal_error",
+    )
 
 
 async def _record_denied(request: Request, exc: Forbidden) -> None:

@@ -59,6 +59,7 @@ DEVICE_LIST = ListSpec(
     },
     default_sort="hostname",
     filters={
+        "partner_id": Filter(Device.partner_id, uuid.UUID),
         "org_id": Filter(Device.org_id, uuid.UUID),
         "site_id": Filter(Device.site_id, uuid.UUID),
         "status": Filter(

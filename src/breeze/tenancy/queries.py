@@ -173,3 +173,43 @@ async def live_site_ids(
         Site.org_id == org_id, Site.id.in_(set(ids)), Site.deleted_at.is_(None)
     )
     return set((await session.execute(stmt)).scalars())
+
+
+SCOPE_CHOICES_LIMIT = 200
+
+
+async def scope_partners(
+    session: AsyncSession, principal: Principal, search: str = ""
+) -> list[Partner]:
+    """Partners the console's scope switcher offers, by name."""
+    stmt = restrict(select(Partner), principal, "partners:read", Partner)
+    if search:
+        stmt = stmt.where(Partner.name.ilike(f"%{_like(search)}%", escape="\\"))
+    stmt = stmt.order_by(Partner.name).limit(SCOPE_CHOICES_LIMIT)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def scope_orgs(
+    session: AsyncSession,
+    principal: Principal,
+    partner_id: uuid.UUID | None = None,
+    search: str = "",
+) -> list[Organization]:
+    """Organizations the scope switcher offers (within a partner when one is chosen)."""
+    stmt = restrict(select(Organization), principal, "orgs:read", Organization)
+    if partner_id is not None:
+        stmt = stmt.where(Organization.partner_id == partner_id)
+    if search:
+        stmt = stmt.where(Organization.name.ilike(f"%{_like(search)}%", escape="\\"))
+    stmt = stmt.order_by(Organization.name).limit(SCOPE_CHOICES_LIMIT)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def scope_sites(session: AsyncSession, principal: Principal, org_id: uuid.UUID) -> list[Site]:
+    stmt = restrict(select(Site), principal, "sites:read", Site).where(Site.org_id == org_id)
+    stmt = stmt.order_by(Site.name).limit(SCOPE_CHOICES_LIMIT)
+    return list((await session.execute(stmt)).scalars())
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -1,0 +1,1 @@
+"""The console's dashboard: fleet status, recent activity and failing script runs."""
