@@ -21,11 +21,13 @@ from breeze.auth.errors import (
     MfaAlreadyEnabled,
     MfaNotEnabled,
     MfaSetupMissing,
+    MfaUnreadable,
     UserOnly,
 )
 from breeze.auth.models import PasswordResetToken, RecoveryCode, Session
-from breeze.auth.queries import reset_token_by_value
+from breeze.auth.queries import live_reset_token
 from breeze.core.errors import InvalidInput, Unauthorized
+from breeze.core.patch import apply_changes
 from breeze.core.principal import Actor, Principal
 from breeze.core.security import SecretBox, new_token, token_hash
 from breeze.core.state import AppState
@@ -98,6 +100,26 @@ async def _revoke_others(
         )
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+# Profile -------------------------------------------------------------------
+
+
+async def do_update_profile(session: AsyncSession, *, principal: Principal, name: str) -> User:
+    """Change the caller's own display name (no users:write needed for oneself)."""
+    user = await signed_in_user(session, principal)
+    diff = apply_changes(user, {"name": name}, required=frozenset({"name"}))
+    if diff:
+        await record(
+            session,
+            actor=principal.actor,
+            action="user.update",
+            resource_type="user",
+            resource_id=user.id,
+            resource_name=user.email,
+            details={"changes": diff, "by": "self"},
+        )
+    return user
 
 
 # Password ------------------------------------------------------------------
@@ -209,9 +231,9 @@ async def do_reset_password(
 ) -> None:
     """Set a new password with a mailed token; every session of the user ends."""
     session = uow.session
-    row = await reset_token_by_value(session, token.strip())
+    row = await live_reset_token(session, token)
     now = utcnow()
-    if row is None or row.used_at is not None or row.expires_at <= now:
+    if row is None:
         raise InvalidToken()
     user = await session.get(User, row.user_id)
     if user is None or user.status != "active":
@@ -254,6 +276,21 @@ async def do_mfa_setup(session: AsyncSession, state: AppState, *, principal: Pri
         resource_id=user.id,
         resource_name=user.email,
     )
+    return MfaSetup(secret=secret, otpauth_uri=mfa.provisioning_uri(secret, user.email))
+
+
+async def pending_mfa_setup(
+    session: AsyncSession, state: AppState, *, principal: Principal
+) -> MfaSetup | None:
+    """The TOTP setup the caller started and has not confirmed yet (None when there is
+    none, or when its secret was sealed with another server key: start again)."""
+    user = await signed_in_user(session, principal)
+    if user.mfa_enabled or not user.mfa_pending_secret:
+        return None
+    try:
+        secret = open_mfa_secret(state, user.mfa_pending_secret)
+    except MfaUnreadable:
+        return None
     return MfaSetup(secret=secret, otpauth_uri=mfa.provisioning_uri(secret, user.email))
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from breeze.audit.actions import record, record_alone
 from breeze.auth import mfa, passwords, throttle, tokens
-from breeze.auth.errors import AttemptFailed, MfaUnreadable
+from breeze.auth.errors import AttemptFailed, InvalidCode, MfaUnreadable
 from breeze.auth.models import RecoveryCode, RefreshToken, Session
 from breeze.auth.queries import refresh_token_by_value
 from breeze.core.errors import BreezeError, Forbidden, Unauthorized
@@ -241,7 +241,7 @@ async def do_verify_mfa(
     method = await consume_second_factor(session, state, user, code)
     if method is None:
         raise failed(
-            Unauthorized("The code is not valid"),
+            InvalidCode(),
             actor,
             user.email,
             "auth.mfa",

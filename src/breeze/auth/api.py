@@ -12,9 +12,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from breeze.auth import account, actions, sessions
+from breeze.auth.cookies import clear_session_cookies, set_session_cookies
 from breeze.auth.deps import CurrentCtx
 from breeze.auth.models import Session
-from breeze.auth.principals import CSRF_COOKIE, SESSION_COOKIE, request_actor
+from breeze.auth.principals import request_actor
 from breeze.auth.queries import me_of
 from breeze.auth.schemas import (
     Accepted,
@@ -29,10 +30,12 @@ from breeze.auth.schemas import (
     MfaRequired,
     MfaSetupOut,
     MfaVerifyRequest,
+    ProfileUpdate,
     RecoveryCodesOut,
     RefreshRequest,
     ResetPasswordRequest,
     SessionOut,
+    SessionsRevoked,
     TokenPair,
 )
 from breeze.core.errors import Unauthorized
@@ -45,27 +48,7 @@ State = Annotated[AppState, Depends(app_state)]
 
 def _answer(issued: actions.Issued, response: Response, state: AppState) -> TokenPair | CookieLogin:
     if issued.cookie_token is not None:
-        secure = state.settings.auth.cookie_secure
-        ttl = state.settings.auth.refresh_token_ttl_seconds
-        response.set_cookie(
-            SESSION_COOKIE,
-            issued.cookie_token,
-            max_age=ttl,
-            httponly=True,
-            secure=secure,
-            samesite="lax",
-            path="/",
-        )
-        # Readable by the console's scripts, which echo it in X-CSRF-Token.
-        response.set_cookie(
-            CSRF_COOKIE,
-            issued.csrf_token or "",
-            max_age=ttl,
-            httponly=False,
-            secure=secure,
-            samesite="strict",
-            path="/",
-        )
+        set_session_cookies(response, issued, state.settings.auth)
         return CookieLogin(csrf_token=issued.csrf_token or "", expires_in=issued.expires_in)
     return TokenPair(
         access_token=issued.access_token or "",
@@ -137,13 +120,21 @@ async def logout(ctx: CurrentCtx, response: Response, body: LogoutRequest | None
             principal=ctx.principal,
             refresh_token=body.refresh_token if body else None,
         )
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    response.delete_cookie(CSRF_COOKIE, path="/")
+    clear_session_cookies(response)
 
 
 @router.get("/auth/me", response_model=MeOut)
 async def me(ctx: CurrentCtx, request: Request) -> MeOut:
     """The signed-in user, their memberships and permissions."""
+    async with ctx.read() as s:
+        return await me_of(s, ctx.principal, request)
+
+
+@router.patch("/auth/me", response_model=MeOut)
+async def update_me(ctx: CurrentCtx, request: Request, body: ProfileUpdate) -> MeOut:
+    """Change your own display name."""
+    async with ctx.write() as uow:
+        await account.do_update_profile(uow.session, principal=ctx.principal, name=body.name)
     async with ctx.read() as s:
         return await me_of(s, ctx.principal, request)
 
@@ -249,6 +240,14 @@ async def revoke_own_session(ctx: CurrentCtx, session_id: uuid.UUID) -> None:
         await sessions.do_revoke_session(
             uow.session, principal=ctx.principal, session_id=session_id
         )
+
+
+@router.post("/auth/sessions/revoke-others", response_model=SessionsRevoked)
+async def revoke_other_sessions(ctx: CurrentCtx) -> SessionsRevoked:
+    """End every session of yours except this one."""
+    async with ctx.write() as uow:
+        ended = await sessions.do_revoke_other_sessions(uow.session, principal=ctx.principal)
+    return SessionsRevoked(revoked=ended)
 
 
 @router.get("/users/{user_id}/sessions", response_model=list[SessionOut], tags=["users"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from breeze.core.errors import BreezeError, Conflict, Forbidden
+from breeze.core.errors import BreezeError, Conflict, Forbidden, Unauthorized
 from breeze.core.principal import Actor
 
 
@@ -84,4 +84,23 @@ class MfaUnreadable(Conflict):
         super().__init__(
             "The two-factor secret cannot be read with the server's current key; "
             "use a recovery code, or ask an administrator"
+        )
+
+
+class InvalidCode(Unauthorized):
+    """A wrong TOTP or recovery code at the second sign-in step (the attempt stays open)."""
+
+    def __init__(self) -> None:
+        super().__init__("The code is not valid", field="code")
+
+
+class AlreadySetUp(Conflict):
+    """First-run set-up after an account exists."""
+
+    code = "already_set_up"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Breeze is already set up: an administrator exists. Sign in instead, or ask "
+            "an administrator for an invitation"
         )

@@ -6,10 +6,10 @@ import uuid
 from datetime import timedelta
 
 from fastapi import Request
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from breeze.auth.models import PasswordResetToken, RefreshToken, Session
+from breeze.auth.models import PasswordResetToken, RecoveryCode, RefreshToken, Session
 from breeze.auth.principals import SESSION_COOKIE
 from breeze.auth.schemas import MembershipOut, MeOut
 from breeze.core.errors import Unauthorized
@@ -40,6 +40,24 @@ async def sessions_of(
 async def reset_token_by_value(session: AsyncSession, raw: str) -> PasswordResetToken | None:
     stmt = select(PasswordResetToken).where(PasswordResetToken.token_hash == token_hash(raw))
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def live_reset_token(session: AsyncSession, raw: str) -> PasswordResetToken | None:
+    """The reset token of a mailed link, if it is unused and unexpired."""
+    row = await reset_token_by_value(session, raw.strip())
+    if row is None or row.used_at is not None or row.expires_at <= utcnow():
+        return None
+    return row
+
+
+async def unused_recovery_codes(session: AsyncSession, user_id: uuid.UUID) -> int:
+    """How many of the user's recovery codes are still usable."""
+    stmt = (
+        select(func.count())
+        .select_from(RecoveryCode)
+        .where(RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None))
+    )
+    return int((await session.execute(stmt)).scalar_one())
 
 
 async def active_sessions(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from breeze.users.schemas import MembershipOut as UserMembership
 
@@ -120,3 +120,33 @@ class SessionOut(BaseModel):
     last_used_at: datetime
     expires_at: datetime
     current: bool = False
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+# Stripped before the length check, so a name of only spaces is refused as empty.
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_no_nul),
+]
+
+
+class ProfileUpdate(Input):
+    name: Name = Field(description="Your display name")
+
+
+class SessionsRevoked(BaseModel):
+    revoked: int = Field(description="How many sessions ended")
+
+
+class SetupRequest(Input):
+    """The first platform administrator, on a fresh installation."""
+
+    name: Name
+    email: EmailStr
+    password: str = Field(min_length=1, max_length=256)

@@ -11,7 +11,7 @@ from breeze.audit.actions import record
 from breeze.auth.account import signed_in_user
 from breeze.auth.actions import revoke_sessions
 from breeze.auth.models import Session
-from breeze.auth.queries import active_sessions, live_session_of
+from breeze.auth.queries import active_sessions, live_session_of, sessions_of
 from breeze.core.errors import Forbidden, NotFound
 from breeze.core.principal import Principal
 from breeze.core.state import AppState
@@ -78,3 +78,21 @@ async def do_revoke_session(
             "current": target.id == principal.session_id,
         },
     )
+
+
+async def do_revoke_other_sessions(session: AsyncSession, *, principal: Principal) -> int:
+    """End every session of the caller except the one making the request."""
+    user = await signed_in_user(session, principal)
+    others = [s.id for s in await sessions_of(session, user.id) if s.id != principal.session_id]
+    ended = await revoke_sessions(session, others, "revoked_by_user")
+    if ended:
+        await record(
+            session,
+            actor=principal.actor,
+            action="auth.session.revoke_others",
+            resource_type="user",
+            resource_id=user.id,
+            resource_name=user.email,
+            details={"sessions_revoked": ended},
+        )
+    return ended
