@@ -20,6 +20,7 @@ from breeze.rbac.models import Permission, Role, RolePermission
 from breeze.rbac.schemas import PermissionOut, RoleOut
 from breeze.tenancy import queries as tenancy
 from breeze.tenancy.errors import OrgNotFound, PartnerNotFound
+from breeze.tenancy.models import Organization, Partner
 
 
 async def permissions_of_roles(
@@ -193,3 +194,67 @@ async def visible_place(
             continue
         return Place(partner.id, None, partner.name)
     raise PartnerNotFound()
+
+
+# Console reads -------------------------------------------------------------
+
+
+def _fits(role: Role, place: Place) -> bool:
+    """May `role` be used in a membership at `place` (scope and owner match)?"""
+    wanted = "partner" if place.org_id is None else "organization"
+    if role.scope != wanted:
+        return False
+    if role.is_system:
+        return True
+    return role.partner_id == place.partner_id and role.org_id in (None, place.org_id)
+
+
+async def assignable_roles(
+    session: AsyncSession, principal: Principal, place: Place
+) -> list[tuple[Role, frozenset[str]]]:
+    """The roles the principal may hand out in a membership at `place`, with their
+    permissions: right scope and owner, and no permission the principal lacks there
+    (the same rules `assignable_role` enforces on submit). Built-in roles first."""
+    stmt = visible_roles(principal).order_by(Role.is_system.desc(), Role.name)
+    roles = [r for r in (await session.execute(stmt)).scalars() if _fits(r, place)]
+    perms = await permissions_of_roles(session, [r.id for r in roles])
+    held = principal.permissions_at(partner_id=place.partner_id, org_id=place.org_id)
+    return [(r, perms[r.id]) for r in roles if perms[r.id] <= held]
+
+
+async def roles_in_scope(
+    session: AsyncSession,
+    principal: Principal,
+    params: ListParams,
+    *,
+    partner_id: uuid.UUID | None = None,
+    org_id: uuid.UUID | None = None,
+) -> tuple[list[Role], int]:
+    """Visible roles: built-in ones and, within a scope, the custom roles usable there
+    (the partner's own and, for an organization, that organization's)."""
+    stmt = visible_roles(principal)
+    if partner_id is not None:
+        owned = Role.partner_id == partner_id
+        if org_id is not None:
+            owned = and_(owned, or_(Role.org_id.is_(None), Role.org_id == org_id))
+        stmt = stmt.where(or_(Role.is_system.is_(True), owned))
+    return await paginate(session, stmt, params, ROLE_LIST, Role.id)
+
+
+async def owner_names(session: AsyncSession, roles: Iterable[Role]) -> dict[uuid.UUID, str]:
+    """Names of the partners and organizations owning these (already visible) roles."""
+    rs = list(roles)
+    partner_ids = {r.partner_id for r in rs if r.partner_id is not None}
+    org_ids = {r.org_id for r in rs if r.org_id is not None}
+    names: dict[uuid.UUID, str] = {}
+    if partner_ids:
+        rows = await session.execute(
+            select(Partner.id, Partner.name).where(Partner.id.in_(partner_ids))
+        )
+        names.update(rows.tuples().all())
+    if org_ids:
+        rows = await session.execute(
+            select(Organization.id, Organization.name).where(Organization.id.in_(org_ids))
+        )
+        names.update(rows.tuples().all())
+    return names

@@ -245,8 +245,10 @@ async def do_accept_invitation(
     token: str,
     password: str,
     name: str | None = None,
+    cookie: bool = False,
 ) -> Issued:
-    """Set the password of an invited user, activate them and sign them in."""
+    """Set the password of an invited user, activate them and sign them in (a token
+    pair, or with `cookie` a console cookie session)."""
     now = utcnow()
     invitation = await queries.invitation_by_hash(session, token_hash(token.strip()))
     if (
@@ -287,7 +289,7 @@ async def do_accept_invitation(
     me = Actor("user", user.id, user.email, actor.ip, actor.user_agent)
     await _audit(session, me, "user.invitation.accept", user, at)
     return await open_session(
-        session, state, user=user, actor=actor, cookie=False, method="invitation"
+        session, state, user=user, actor=actor, cookie=cookie, method="invitation"
     )
 
 

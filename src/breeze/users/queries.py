@@ -6,6 +6,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from breeze.core.errors import Forbidden, InvalidInput
 from breeze.core.pagination import Filter, ListParams, ListSpec, paginate
 from breeze.core.principal import Principal, restrict
+from breeze.db.base import utcnow
 from breeze.rbac.queries import Place, role_names
 from breeze.tenancy.models import Organization, Partner
 from breeze.tenancy.queries import live_org_ids, live_site_ids
@@ -310,3 +312,98 @@ async def count_platform_admins(session: AsyncSession) -> int:
 
 async def any_user_exists(session: AsyncSession) -> bool:
     return (await session.execute(select(User.id).limit(1))).first() is not None
+
+
+# Console reads -------------------------------------------------------------
+
+
+async def open_invitations(
+    session: AsyncSession, user_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, Invitation]:
+    """Each user's newest invitation that is neither accepted nor revoked (may be expired)."""
+    ids = set(user_ids)
+    if not ids:
+        return {}
+    stmt = (
+        select(Invitation)
+        .where(
+            Invitation.user_id.in_(ids),
+            Invitation.accepted_at.is_(None),
+            Invitation.revoked_at.is_(None),
+        )
+        .order_by(Invitation.created_at)
+    )
+    return {inv.user_id: inv for inv in (await session.execute(stmt)).scalars()}
+
+
+@dataclass(frozen=True)
+class InvitationPreview:
+    """What the accept-invitation page shows to the holder of a valid token."""
+
+    email: str
+    name: str
+    invited_by: str
+    places: list[tuple[str, str]]  # (partner or organization name, role name)
+    expires_at: datetime
+
+
+async def invitation_preview(session: AsyncSession, hashed: str) -> InvitationPreview | None:
+    """The invitation behind a token hash, if it can still be accepted (None otherwise)."""
+    invitation = await invitation_by_hash(session, hashed)
+    if (
+        invitation is None
+        or invitation.accepted_at is not None
+        or invitation.revoked_at is not None
+        or invitation.expires_at <= utcnow()
+    ):
+        return None
+    user = await session.get(User, invitation.user_id)
+    if user is None or user.status != "invited":
+        return None
+    inviter = await session.get(User, invitation.invited_by) if invitation.invited_by else None
+    members = await live_memberships(session, user.id)
+    names = await role_names(session, {m.role_id for m in members.all})
+    places: list[tuple[str, str]] = []
+    if members.partner:
+        rows = await session.execute(
+            select(Partner.id, Partner.name).where(
+                Partner.id.in_({m.partner_id for m in members.partner})
+            )
+        )
+        partner_names = dict(rows.tuples().all())
+        places += [
+            (partner_names.get(m.partner_id, ""), names.get(m.role_id, "")) for m in members.partner
+        ]
+    if members.org:
+        rows = await session.execute(
+            select(Organization.id, Organization.name).where(
+                Organization.id.in_({m.org_id for m in members.org})
+            )
+        )
+        org_names = dict(rows.tuples().all())
+        places += [(org_names.get(m.org_id, ""), names.get(m.role_id, "")) for m in members.org]
+    who = "An administrator"
+    if inviter is not None:
+        who = f"{inviter.name} ({inviter.email})" if inviter.name else inviter.email
+    return InvitationPreview(user.email, user.name, who, places, invitation.expires_at)
+
+
+async def place_names(
+    session: AsyncSession, memberships: Iterable[MembershipOut]
+) -> dict[uuid.UUID, str]:
+    """Names of the partners and organizations of memberships the caller already sees."""
+    ms = list(memberships)
+    partner_ids = {m.partner_id for m in ms if m.org_id is None}
+    org_ids = {m.org_id for m in ms if m.org_id is not None}
+    names: dict[uuid.UUID, str] = {}
+    if partner_ids:
+        rows = await session.execute(
+            select(Partner.id, Partner.name).where(Partner.id.in_(partner_ids))
+        )
+        names.update(rows.tuples().all())
+    if org_ids:
+        rows = await session.execute(
+            select(Organization.id, Organization.name).where(Organization.id.in_(org_ids))
+        )
+        names.update(rows.tuples().all())
+    return names
