@@ -213,3 +213,73 @@ async def scope_sites(session: AsyncSession, principal: Principal, org_id: uuid.
 
 def _like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# Console lookups -----------------------------------------------------------
+
+
+async def org_names(
+    session: AsyncSession, principal: Principal, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """Names of the visible organizations among `ids` (for labelling rows of other tables)."""
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    base = restrict(select(Organization), principal, "orgs:read", Organization)
+    stmt = base.with_only_columns(Organization.id, Organization.name)
+    rows = await session.execute(stmt.where(Organization.id.in_(wanted)))
+    return {row.id: row.name for row in rows}
+
+
+async def site_names(
+    session: AsyncSession, principal: Principal, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """Names of the visible sites among `ids`."""
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    stmt = restrict(select(Site), principal, "sites:read", Site).with_only_columns(
+        Site.id, Site.name
+    )
+    rows = await session.execute(stmt.where(Site.id.in_(wanted)))
+    return {row.id: row.name for row in rows}
+
+
+async def partner_names(
+    session: AsyncSession, principal: Principal, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """Names of the visible partners among `ids`."""
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    stmt = restrict(select(Partner), principal, "partners:read", Partner).with_only_columns(
+        Partner.id, Partner.name
+    )
+    rows = await session.execute(stmt.where(Partner.id.in_(wanted)))
+    return {row.id: row.name for row in rows}
+
+
+async def live_org_counts(
+    session: AsyncSession, principal: Principal, partner_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    """How many organizations of each partner the principal can see."""
+    wanted = set(partner_ids)
+    if not wanted:
+        return {}
+    base = restrict(select(Organization), principal, "orgs:read", Organization)
+    stmt = base.with_only_columns(Organization.partner_id, func.count())
+    stmt = stmt.where(Organization.partner_id.in_(wanted)).group_by(Organization.partner_id)
+    return {pid: int(n) for pid, n in (await session.execute(stmt)).all()}
+
+
+async def live_site_counts(
+    session: AsyncSession, principal: Principal, org_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    """How many sites of each organization the principal can see."""
+    wanted = set(org_ids)
+    if not wanted:
+        return {}
+    base = restrict(select(Site), principal, "sites:read", Site)
+    stmt = base.with_only_columns(Site.org_id, func.count())
+    stmt = stmt.where(Site.org_id.in_(wanted)).group_by(Site.org_id)
+    return {oid: int(n) for oid, n in (await session.execute(stmt)).all()}
