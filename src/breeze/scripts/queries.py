@@ -10,11 +10,11 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from breeze.commands.models import FINAL_STATES, STATES, DeviceCommand
-from breeze.commands.queries import status_counts
+from breeze.commands.queries import COMMAND_LIST, status_counts
 from breeze.commands.schemas import SECRET_MASK, redact_payload
 from breeze.core.pagination import Filter, ListParams, ListSpec, paginate
 from breeze.core.principal import Principal, fetch_visible, restrict
@@ -238,3 +238,103 @@ async def batch_views(session: AsyncSession, batches: Sequence[ScriptBatch]) -> 
             )
         )
     return views
+
+
+# -- reads of the web console (scoped lists, choices, targets) ------------------------------
+
+CHOICES_LIMIT = 200
+
+
+def in_scope(
+    stmt: Select[Any], partner_id: uuid.UUID | None, org_id: uuid.UUID | None
+) -> Select[Any]:
+    """Scripts the console shows in a scope: the system scripts, the partner-wide ones of
+    the scope's partner and the scope's organization's own."""
+    if org_id is not None:
+        own = Script.org_id == org_id
+        if partner_id is not None:
+            own = or_(own, and_(Script.org_id.is_(None), Script.partner_id == partner_id))
+        return stmt.where(or_(Script.is_system.is_(True), own))
+    if partner_id is not None:
+        return stmt.where(or_(Script.is_system.is_(True), Script.partner_id == partner_id))
+    return stmt
+
+
+async def list_scripts_in(
+    session: AsyncSession,
+    principal: Principal,
+    params: ListParams,
+    *,
+    partner_id: uuid.UUID | None,
+    org_id: uuid.UUID | None,
+) -> tuple[list[Script], int]:
+    """The library list (filters as list_scripts) limited to a console scope."""
+    stmt = in_scope(visible_scripts(principal), partner_id, org_id)
+    os_types = params.filters.get("os_type", [])
+    if os_types:
+        stmt = stmt.where(or_(*[json_array_contains(Script.os_types, o) for o in os_types]))
+    rest = dataclasses.replace(
+        params, filters={k: v for k, v in params.filters.items() if k != "os_type"}
+    )
+    return await paginate(session, stmt, rest, SCRIPT_LIST, Script.id)
+
+
+async def script_categories(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    partner_id: uuid.UUID | None,
+    org_id: uuid.UUID | None,
+) -> list[str]:
+    """The categories in use by the scripts of a scope, by name."""
+    base = in_scope(visible_scripts(principal), partner_id, org_id).subquery()
+    stmt = select(base.c.category).distinct().order_by(base.c.category).limit(CHOICES_LIMIT)
+    return [str(c) for c in (await session.execute(stmt)).scalars()]
+
+
+async def script_choices(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    partner_id: uuid.UUID | None,
+    org_id: uuid.UUID | None,
+) -> list[Script]:
+    """Scripts to pick from (run dialog, filters), by name."""
+    stmt = in_scope(visible_scripts(principal), partner_id, org_id)
+    stmt = stmt.order_by(Script.name, Script.id).limit(CHOICES_LIMIT)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def list_executions_in(
+    session: AsyncSession,
+    principal: Principal,
+    params: ListParams,
+    *,
+    partner_id: uuid.UUID | None,
+    org_id: uuid.UUID | None,
+    site_id: uuid.UUID | None,
+) -> tuple[list[DeviceCommand], int]:
+    """Script executions (filters as list_commands) limited to a console scope."""
+    stmt = restrict(select(DeviceCommand), principal, "devices:read", DeviceCommand).where(
+        DeviceCommand.type == "script"
+    )
+    if site_id is not None:
+        stmt = stmt.where(DeviceCommand.site_id == site_id)
+    elif org_id is not None:
+        stmt = stmt.where(DeviceCommand.org_id == org_id)
+    elif partner_id is not None:
+        stmt = stmt.where(DeviceCommand.partner_id == partner_id)
+    rows, total = await paginate(session, stmt, params, COMMAND_LIST, DeviceCommand.id)
+    return list(rows), total
+
+
+async def target_devices(
+    session: AsyncSession, principal: Principal, ids: Iterable[uuid.UUID]
+) -> list[Device]:
+    """Devices named as run targets that the principal may see (others are left out)."""
+    wanted = set(ids)
+    if not wanted:
+        return []
+    stmt = restrict(select(Device), principal, "devices:read", Device).where(Device.id.in_(wanted))
+    rows = (await session.execute(stmt)).scalars()
+    return sorted(rows, key=lambda d: ((d.display_name or d.hostname).lower(), str(d.id)))
