@@ -75,3 +75,17 @@ async def visible_definitions(
     if org_ids:
         stmt = stmt.where(CustomField.org_id.in_(org_ids))
     return list((await session.execute(stmt)).scalars())
+
+
+async def list_fields_in_scope(
+    session: AsyncSession,
+    principal: Principal,
+    params: ListParams,
+    *,
+    partner_id: uuid.UUID | None = None,
+) -> tuple[list[CustomField], int]:
+    """Definitions in reach within the console's scope (a partner's organizations)."""
+    stmt = restrict(select(CustomField), principal, "devices:read", CustomField)
+    if partner_id is not None:
+        stmt = stmt.where(CustomField.partner_id == partner_id)
+    return await paginate(session, stmt, params, FIELD_LIST, CustomField.id)

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from breeze.core.pagination import Filter, ListParams, ListSpec, paginate
@@ -166,3 +166,94 @@ async def custom_field_types(session: AsyncSession, org_id: uuid.UUID) -> dict[s
 async def org_groups(session: AsyncSession, org_id: uuid.UUID) -> list[DeviceGroup]:
     stmt = select(DeviceGroup).where(DeviceGroup.org_id == org_id)
     return list((await session.execute(stmt)).scalars())
+
+
+# --- console reads (breeze.groups.views) ---------------------------------------------------
+
+
+async def list_groups_in_scope(
+    session: AsyncSession,
+    principal: Principal,
+    params: ListParams,
+    *,
+    partner_id: uuid.UUID | None = None,
+    org_id: uuid.UUID | None = None,
+    site_id: uuid.UUID | None = None,
+    predefined: bool | None = None,
+) -> tuple[list[DeviceGroup], int]:
+    """Groups in reach within the console's scope; a site's scope lists that site's groups
+    and the organization-wide ones (which hold its devices too)."""
+    stmt = restrict(select(DeviceGroup), principal, "devices:read", DeviceGroup)
+    if partner_id is not None:
+        stmt = stmt.where(DeviceGroup.partner_id == partner_id)
+    if org_id is not None:
+        stmt = stmt.where(DeviceGroup.org_id == org_id)
+    if site_id is not None:
+        stmt = stmt.where(or_(DeviceGroup.site_id == site_id, DeviceGroup.site_id.is_(None)))
+    if predefined is not None:
+        column = DeviceGroup.predefined
+        stmt = stmt.where(column.is_not(None) if predefined else column.is_(None))
+    return await paginate(session, stmt, params, GROUP_LIST, DeviceGroup.id)
+
+
+async def visible_org_groups(
+    session: AsyncSession, principal: Principal, org_id: uuid.UUID
+) -> list[DeviceGroup]:
+    """The organization's groups the principal may read, by name (parents, rule choices)."""
+    stmt = (
+        restrict(select(DeviceGroup), principal, "devices:read", DeviceGroup)
+        .where(DeviceGroup.org_id == org_id)
+        .order_by(DeviceGroup.name, DeviceGroup.id)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def groups_by_id(
+    session: AsyncSession, principal: Principal, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, DeviceGroup]:
+    """Those of `ids` the principal may read (names of parents shown beside a group)."""
+    if not ids:
+        return {}
+    stmt = restrict(select(DeviceGroup), principal, "devices:read", DeviceGroup).where(
+        DeviceGroup.id.in_(list(ids))
+    )
+    return {g.id: g for g in (await session.execute(stmt)).scalars()}
+
+
+async def child_groups(
+    session: AsyncSession, principal: Principal, group_id: uuid.UUID
+) -> tuple[list[DeviceGroup], int]:
+    """The child groups the principal may read, and how many there are in all."""
+    total = (
+        await session.execute(
+            select(func.count()).select_from(DeviceGroup).where(DeviceGroup.parent_id == group_id)
+        )
+    ).scalar_one()
+    stmt = (
+        restrict(select(DeviceGroup), principal, "devices:read", DeviceGroup)
+        .where(DeviceGroup.parent_id == group_id)
+        .order_by(DeviceGroup.name)
+    )
+    return list((await session.execute(stmt)).scalars()), int(total)
+
+
+async def devices_by_id(
+    session: AsyncSession, principal: Principal, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Device]:
+    """Those of `ids` the principal may read (to name the devices of a member change)."""
+    if not ids:
+        return {}
+    stmt = select(Device).where(
+        Device.id.in_(list(ids)), principal.condition(Device, "devices:read")
+    )
+    return {d.id: d for d in (await session.execute(stmt)).scalars()}
+
+
+async def members_among(
+    session: AsyncSession, group_id: uuid.UUID, ids: Sequence[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of `ids` are members of the group."""
+    if not ids:
+        return set()
+    stmt = member_ids(group_id).where(DeviceGroupMember.device_id.in_(list(ids)))
+    return set((await session.execute(stmt)).scalars())
