@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
@@ -12,10 +13,12 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from breeze.audit.actions import record
+from breeze.core.bus import Bus
 from breeze.core.errors import InvalidInput
 from breeze.core.patch import apply_changes
 from breeze.core.principal import Principal
 from breeze.db.base import utcnow
+from breeze.db.engine import UnitOfWork
 from breeze.devices import queries
 from breeze.devices.errors import DeviceDecommissioned
 from breeze.devices.models import Device
@@ -121,3 +124,23 @@ async def do_set_pending_reboot(
         .values(pending_reboot=pending, updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
+
+
+log = logging.getLogger(__name__)
+
+
+def close_agent_sockets_after_commit(uow: UnitOfWork, bus: Bus, devices: list[Device]) -> None:
+    """After the decommission commits, whichever replica holds each agent's WebSocket
+    closes it (4401)."""
+    if not devices:
+        return
+    events = [{"agent_id": d.agent_id, "device_id": str(d.id)} for d in devices]
+
+    async def close_agent_sockets() -> None:
+        for event in events:
+            try:
+                await bus.publish("device.decommissioned", event)
+            except Exception:
+                log.exception("could not publish device.decommissioned for %s", event["device_id"])
+
+    uow.on_commit(close_agent_sockets)

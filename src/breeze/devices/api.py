@@ -128,16 +128,7 @@ async def decommission_device(ctx: CurrentCtx, device_id: uuid.UUID) -> None:
         device = await actions.do_decommission_device(
             uow.session, actor=ctx.principal, device_id=device_id
         )
-        event = {"agent_id": device.agent_id, "device_id": str(device.id)}
-
-        async def close_agent_socket() -> None:
-            # Whichever replica holds the agent's WebSocket closes it (4401).
-            try:
-                await ctx.state.bus.publish("device.decommissioned", event)
-            except Exception:
-                log.exception("could not publish device.decommissioned for %s", device_id)
-
-        uow.on_commit(close_agent_socket)
+        actions.close_agent_sockets_after_commit(uow, ctx.state.bus, [device])
 
 
 @console.get("/{device_id}/hardware", response_model=HardwareOut)

@@ -268,23 +268,7 @@ async def do_bulk(
         details=details,
         result="success" if succeeded else "failure",
     )
-    _publish_decommissions(uow, state, decommissioned)
+    actions.close_agent_sockets_after_commit(uow, state.bus, decommissioned)
     if req.action in ("tag", "untag", "move_site"):
         reevaluate_after_commit(uow, state.db, [r.device_id for r in results if r.ok])
     return answer
-
-
-def _publish_decommissions(uow: UnitOfWork, state: AppState, devices: list[Device]) -> None:
-    if not devices:
-        return
-    events = [{"agent_id": d.agent_id, "device_id": str(d.id)} for d in devices]
-
-    async def close_agent_sockets() -> None:
-        # Whichever replica holds each agent's WebSocket closes it (4401).
-        for event in events:
-            try:
-                await state.bus.publish("device.decommissioned", event)
-            except Exception:
-                log.exception("could not publish device.decommissioned for %s", event["device_id"])
-
-    uow.on_commit(close_agent_sockets)

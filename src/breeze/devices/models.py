@@ -29,6 +29,8 @@ class Device(IdMixin, TimestampMixin, Base):
             postgresql_where=ACTIVE,
         ),
         Index("ix_devices_org_status", "org_id", "status"),
+        # The console sorts the fleet by last contact (newest first) at 50,000 devices.
+        Index("ix_devices_last_seen", "last_seen_at"),
     )
 
     partner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("partners.id"), index=True)
@@ -159,7 +161,11 @@ class DeviceChange(IdMixin, Base):
 
     __tablename__ = "device_changes"
     __tenancy__: ClassVar[Tenancy] = Tenancy(partner="partner_id", org="org_id")
-    __table_args__ = (Index("ix_device_changes_device_time", "device_id", "timestamp"),)
+    __table_args__ = (
+        Index("ix_device_changes_device_time", "device_id", "timestamp"),
+        # The dashboard's "recent changes" across every organization in reach.
+        Index("ix_device_changes_time", "timestamp"),
+    )
 
     partner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("partners.id"))
     org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
