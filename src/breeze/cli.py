@@ -172,8 +172,9 @@ def demo(
             f"Existing data in {settings.data_dir}; sign in with your account "
             f"(demo credentials, if any: {result.credentials_file})"
         )
+    console.print(f"Web console: [bold]{url}/[/bold]")
     console.print(f"API and its documentation: {url}/api/v1/docs")
-    console.print(f"Devices: {url}/api/v1/devices   Health: {url}/health   Metrics: {url}/metrics")
+    console.print(f"Health: {url}/health   Metrics: {url}/metrics")
     if result.org_id is not None:
         key = asyncio.run(enrollment_key(settings, result.org_id))
         public = settings.server.public_url.rstrip("/")

@@ -43,7 +43,10 @@ def shot(page: Page, name: str) -> Path:
     """Save a full-page screenshot as a test artifact (test-artifacts/screenshots)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    # A sticky header would be painted halfway down a full-page capture.
+    page.screenshot(
+        path=str(path), full_page=True, style=".sticky-top { position: static !important; }"
+    )
     return path
 
 

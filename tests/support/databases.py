@@ -7,10 +7,13 @@ server where we may CREATE DATABASE); each TestDatabase gets its own database.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import uuid
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import make_url
 
@@ -28,7 +31,7 @@ class TestDatabase:
 
     def drop(self) -> None:
         if self.pg_name:
-            asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{self.pg_name}" WITH (FORCE)'))
+            _run(_pg_admin(f'DROP DATABASE IF EXISTS "{self.pg_name}" WITH (FORCE)'))
 
 
 async def _pg_admin(sql: str) -> None:
@@ -48,11 +51,23 @@ async def _pg_admin(sql: str) -> None:
         await conn.close()
 
 
+def _run(work: Coroutine[Any, Any, None]) -> None:
+    """asyncio.run, also from a thread whose loop is running (Playwright's sync API runs
+    one in the main thread while a browser is open)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(work)
+        return
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, work).result()
+
+
 def new_database(tmp: Path) -> TestDatabase:
     if backend() == "sqlite":
         tmp.mkdir(parents=True, exist_ok=True)
         return TestDatabase(f"sqlite+aiosqlite:///{tmp / f'breeze-{uuid.uuid4().hex[:8]}.db'}")
     name = f"breeze_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    _run(_pg_admin(f'CREATE DATABASE "{name}"'))
     url = make_url(os.environ[PG_ENV]).set(database=name)
     return TestDatabase(url.render_as_string(hide_password=False), pg_name=name)

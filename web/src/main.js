@@ -100,7 +100,7 @@ function openPalette() {
   const el = document.getElementById("palette");
   if (!el) return;
   const modal = tabler.bootstrap.Modal.getOrCreateInstance(el);
-  modal.show();
+  // Without a fade transition Bootstrap fires "shown" inside show(): listen first.
   el.addEventListener(
     "shown.bs.modal",
     () => {
@@ -111,6 +111,7 @@ function openPalette() {
     },
     { once: true },
   );
+  modal.show();
 }
 document.addEventListener("keydown", (event) => {
   if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "k") {

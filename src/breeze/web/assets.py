@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from functools import lru_cache
 from pathlib import Path
 
@@ -11,8 +12,7 @@ DIST_DIR = STATIC_DIR / "dist"
 STATIC_PREFIX = "/static"
 
 
-class AssetsMissing(RuntimeError):
-    """The bundles were not built: run `make assets` (npm + esbuild)."""
+log = logging.getLogger("breeze.web")
 
 
 @lru_cache(maxsize=256)
@@ -21,14 +21,14 @@ def _digest(path: Path, mtime_ns: int) -> str:
 
 
 def asset_url(name: str) -> str:
-    """`/static/dist/<name>?v=<content hash>`; raises AssetsMissing if not built."""
+    """`/static/dist/<name>?v=<content hash>`, or '' when the bundles were not built (the
+    layout then says to run `make assets` instead of failing every page)."""
     path = DIST_DIR / name
     try:
         mtime = path.stat().st_mtime_ns
-    except FileNotFoundError as exc:
-        raise AssetsMissing(
-            f"{path} is missing: build the console assets with `make assets`"
-        ) from exc
+    except FileNotFoundError:
+        log.warning("%s is missing: build the console assets with `make assets`", path)
+        return ""
     return f"{STATIC_PREFIX}/dist/{name}?v={_digest(path, mtime)}"
 
 

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from breeze import __version__
-from breeze.web.assets import asset_url
+from breeze.web.assets import asset_url, assets_built
 from breeze.web.flash import FLASH_COOKIE, take_flash
 
 if TYPE_CHECKING:
@@ -82,7 +82,13 @@ def _build_env() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.globals.update(asset_url=asset_url, island=_island, version=__version__, time=time_tag)
+    env.globals.update(
+        asset_url=asset_url,
+        assets_built=assets_built,
+        island=_island,
+        version=__version__,
+        time=time_tag,
+    )
     env.filters.update(bytes=human_bytes, duration=human_duration, number=_number, time=time_tag)
     return env
 
@@ -115,7 +121,7 @@ def render_page(
         "ctx": ctx,
         "scope": ctx.scope if ctx else None,
         "principal": ctx.principal if ctx else None,
-        "csrf_token": ctx.csrf_token if ctx else request.state.__dict__.get("anon_csrf", ""),
+        "csrf_token": ctx.csrf_token if ctx else getattr(request.state, "anon_csrf", ""),
         "theme": theme_of(request),
         "flash": shown,
         "htmx": is_htmx(request),

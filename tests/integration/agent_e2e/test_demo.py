@@ -122,6 +122,10 @@ def test_demo_shows_this_machine_within_a_minute(demo: Demo) -> None:
     key = (data_dir / "demo-enrollment-key.txt").read_text().strip()
     out = demo.text()
     assert "admin@example.com" in out and f"--key {key}" in out and "/api/v1/docs" in out
+    assert f"Web console: {demo.server.url}/" in out
+    # The console is served: a browser asking for it is sent to the sign-in page.
+    page = httpx.get(f"{demo.server.url}/devices", headers={"Accept": "text/html"})
+    assert page.status_code == 303 and page.headers["location"].startswith("/login")
     agents = demo.agent_tree()
     assert len(demo.agent_processes()) == 1 and len(agents) == 2
 
