@@ -20,9 +20,9 @@ from breeze.audit.queries import visible as visible_audit
 from breeze.commands.models import DeviceCommand
 from breeze.core.principal import Principal, restrict
 from breeze.db.base import utcnow
-from breeze.devices import queries as devices
+from breeze.devices import console_queries as devices
+from breeze.devices.console_queries import Place, RecentChange
 from breeze.devices.models import Device
-from breeze.devices.queries import Place, RecentChange
 from breeze.scripts.queries import device_names, script_names
 
 # Always shown, even at zero, so a new install reads "0 online, 0 offline".

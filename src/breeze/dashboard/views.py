@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from starlette.responses import HTMLResponse
 
 from breeze.dashboard import queries
-from breeze.devices.queries import Place
+from breeze.devices.console_queries import Place
 from breeze.web.context import WebCtx, WebCtxDep
 from breeze.web.templating import render
 

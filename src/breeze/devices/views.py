@@ -19,7 +19,7 @@ from starlette.responses import HTMLResponse, Response
 
 from breeze.core.errors import BreezeError, Forbidden, InvalidInput
 from breeze.core.pagination import MAX_PER_PAGE, ListParams
-from breeze.devices import bulk, queries
+from breeze.devices import bulk, console_queries, queries
 from breeze.devices.filters import filters_of, params_from_filters
 from breeze.devices.schemas import BulkRequest, BulkResult
 from breeze.groups.queries import list_groups
@@ -185,7 +185,7 @@ async def _table(ctx: WebCtx, state: ListState) -> dict[str, Any]:
     try:
         params = list_params(ctx, state)
         async with ctx.read() as s:
-            rows, total = await queries.list_devices_with_sites(s, ctx.principal, params)
+            rows, total = await console_queries.list_devices_with_sites(s, ctx.principal, params)
     except BreezeError as exc:
         values.update(error=exc.detail, status=exc.status)
         return values
@@ -254,7 +254,7 @@ async def device_live(ctx: WebCtxDep, ids: str = Query("", max_length=200 * 37))
         except ValueError:
             continue
     async with ctx.read() as s:
-        states = await queries.device_states(s, ctx.principal, wanted[:MAX_PER_PAGE])
+        states = await console_queries.device_states(s, ctx.principal, wanted[:MAX_PER_PAGE])
     return render(ctx, "devices/_list_live.html", {"states": states})
 
 
@@ -301,7 +301,9 @@ async def device_bulk(ctx: WebCtxDep) -> Response:
             ctx, "devices/_list_bulk_result.html", {"error": exc.detail}, status=exc.status
         )
     async with ctx.read() as s:
-        names = await queries.device_labels(s, ctx.principal, [r.device_id for r in result.results])
+        names = await console_queries.device_labels(
+            s, ctx.principal, [r.device_id for r in result.results]
+        )
     return render(
         ctx,
         "devices/_list_bulk_result.html",

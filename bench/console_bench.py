@@ -1,7 +1,7 @@
 """How fast the device list page and the dashboard's queries are over 50,000 devices in
 PostgreSQL (a measurement, not a test: run it by hand).
 
-    .venv/bin/python -m tests.integration.web.devices_list.scale [--devices 50000] [--runs 10]
+    .venv/bin/python -m bench.console_bench [--devices 50000] [--runs 10]
 
 It makes a scratch database, migrates it, bulk-loads the fleet the way
 bench/groups_bench.py does (no software), adds 250,000 inventory changes and 50,000 script
@@ -21,17 +21,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from alembic import command
-from bench.groups_bench import partner_principal, seed, timed
-from bench.harness import create_database, drop_database, pg_admin_url, pg_connect, pg_reachable
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
+from bench.groups_bench import partner_principal, seed, timed
+from bench.harness import create_database, drop_database, pg_admin_url, pg_connect, pg_reachable
 from breeze.core.pagination import ListParams
 from breeze.core.principal import PartnerGrant, Principal
 from breeze.dashboard import queries as dashboard
 from breeze.db.migrate import alembic_config
-from breeze.devices import queries as devices
-from breeze.devices.queries import Place
+from breeze.devices import console_queries as devices
+from breeze.devices.console_queries import Place
 
 CHANGES = 250_000
 COMMANDS = 50_000
