@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -123,3 +124,31 @@ async def output_chunks(session: AsyncSession, command_id: uuid.UUID) -> list[Co
         .order_by(CommandOutputChunk.seq)
     )
     return list(rows.scalars())
+
+
+async def failed_script_runs(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    since: datetime,
+    limit: int,
+    partner_id: uuid.UUID | None = None,
+    org_id: uuid.UUID | None = None,
+    site_id: uuid.UUID | None = None,
+) -> tuple[int, list[DeviceCommand]]:
+    """Script commands that failed or timed out in reach: how many since `since`, and the
+    newest `limit` of any age (the dashboard's "failing script runs")."""
+    base = restrict(select(DeviceCommand), principal, "devices:read", DeviceCommand).where(
+        DeviceCommand.type == "script", DeviceCommand.status.in_(("failed", "timeout"))
+    )
+    for column, value in (
+        (DeviceCommand.partner_id, partner_id),
+        (DeviceCommand.org_id, org_id),
+        (DeviceCommand.site_id, site_id),
+    ):
+        if value is not None:
+            base = base.where(column == value)
+    counted = base.where(DeviceCommand.created_at >= since).with_only_columns(func.count())
+    total = int((await session.execute(counted)).scalar_one())
+    newest = base.order_by(DeviceCommand.created_at.desc(), DeviceCommand.id).limit(limit)
+    return total, list((await session.execute(newest)).scalars())

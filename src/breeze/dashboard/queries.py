@@ -2,8 +2,8 @@
 all through restrict() and limited to the console's scope.
 
 The device figures come from the devices domain's queries; the audit panel from the audit
-domain's `visible()`; the failing script runs read device commands (type "script") the
-way the commands domain's list does: restrict(devices:read).
+domain's `visible()`; the failing script runs from the commands domain's
+`failed_script_runs()`.
 """
 
 from __future__ import annotations
@@ -12,13 +12,12 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from breeze.audit.models import AuditLog
 from breeze.audit.queries import visible as visible_audit
-from breeze.commands.models import DeviceCommand
-from breeze.core.principal import Principal, restrict
+from breeze.commands.queries import failed_script_runs
+from breeze.core.principal import Principal
 from breeze.db.base import utcnow
 from breeze.devices import console_queries as devices
 from breeze.devices.console_queries import Place, RecentChange
@@ -27,7 +26,6 @@ from breeze.scripts.queries import device_names, script_names
 
 # Always shown, even at zero, so a new install reads "0 online, 0 offline".
 KNOWN_STATUSES = ("online", "offline")
-FAILED = ("failed", "timeout")
 FAILURE_WINDOW = timedelta(hours=24)
 
 
@@ -101,19 +99,14 @@ async def failing_runs(
 ) -> FailingRuns:
     """Script executions that failed or timed out: how many in the last 24 hours, and the
     newest few (any age) with their script and device."""
-    base = restrict(select(DeviceCommand), principal, "devices:read", DeviceCommand)
-    base = place.apply(base, DeviceCommand).where(
-        DeviceCommand.type == "script", DeviceCommand.status.in_(FAILED)
-    )
-    since = utcnow() - FAILURE_WINDOW
-    counted = base.where(DeviceCommand.created_at >= since).with_only_columns(func.count())
-    last_day = int((await session.execute(counted)).scalar_one())
-    rows = list(
-        (
-            await session.execute(
-                base.order_by(DeviceCommand.created_at.desc(), DeviceCommand.id).limit(limit)
-            )
-        ).scalars()
+    last_day, rows = await failed_script_runs(
+        session,
+        principal,
+        since=utcnow() - FAILURE_WINDOW,
+        limit=limit,
+        partner_id=place.partner_id,
+        org_id=place.org_id,
+        site_id=place.site_id,
     )
     scripts = await script_names(session, (r.script_id for r in rows))
     names = await device_names(session, (r.device_id for r in rows))
