@@ -18,10 +18,12 @@ never a command.
   still end with exactly one survivor.
 * Liveness: uvicorn's protocol pings (every 20 s, 20 s to answer) drop dead peers.
 * Delivery: each connection has one delivery task, woken on connect and on every
-  ``agent.commands`` event for its agent; wake-ups coalesce, and each round calls
-  ``commands.delivery.claim_envelopes`` (its own short transaction, which claims each
-  pending command exactly once across processes) and then sends, with no transaction open
-  while the socket is awaited.
+  ``agent.commands`` event for its agent; wake-ups coalesce. The claims of every
+  connection woken at about the same time are made together (``ClaimBatcher`` →
+  ``commands.delivery.claim_envelopes_for``: one read and one short write transaction,
+  which claims each pending command exactly once across processes), so a broadcast to a
+  thousand agents is a few statements; then each task sends its own envelopes, with no
+  transaction open while the socket is awaited.
 * The hub holds ONE bus subscription per process (``agent.commands``,
   ``agent.ws.connected``, ``device.decommissioned``), started by this router's lifespan.
 * Frames from the agent: ``WsOutput`` is stored by ``commands.delivery.store_output``;
@@ -66,6 +68,7 @@ CLOSE_TRY_AGAIN = 1013
 SEND_TIMEOUT = 10.0  # a peer that cannot take a frame in this long is dropped
 SUBSCRIBE_WAIT = 5.0  # how long startup waits for the bus subscription
 MAX_LOGGED_BAD_FRAMES = 5  # per connection; a misbehaving agent cannot flood the log
+CLAIM_BATCH_DEVICES = 500  # devices whose commands one claim transaction hands out
 
 CONNECTED = Gauge("breeze_agent_websockets", "Agent WebSockets open on this server process")
 PUSHED = Counter("breeze_agent_ws_commands_pushed_total", "Command envelopes sent over WebSockets")
@@ -111,6 +114,50 @@ class Connection:
             await asyncio.wait_for(self.websocket.close(code, reason), SEND_TIMEOUT)
 
 
+class ClaimBatcher:
+    """Claims for many connections in one go: callers that ask while a claim is running
+    (or in the same loop turn) are served together by the next one."""
+
+    def __init__(self, state: AppState, max_batch: int = CLAIM_BATCH_DEVICES) -> None:
+        self.state = state
+        self.max_batch = max_batch
+        self._waiting: dict[uuid.UUID, tuple[str, list[asyncio.Future[list[Any]]]]] = {}
+        self._runner: asyncio.Task[None] | None = None
+
+    async def claim(self, device_id: uuid.UUID, agent_id: str) -> list[Any]:
+        future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(device_id, (agent_id, []))[1].append(future)
+        if self._runner is None or self._runner.done():
+            self._runner = asyncio.create_task(self._run(), name="agent-ws-claims")
+        return await future
+
+    async def _run(self) -> None:
+        from breeze.commands.delivery import claim_envelopes_for
+
+        await asyncio.sleep(0)  # let wake-ups of the same broadcast join this batch
+        while self._waiting:
+            batch = dict(list(self._waiting.items())[: self.max_batch])
+            for device_id in batch:
+                del self._waiting[device_id]
+            try:
+                claimed = await claim_envelopes_for(
+                    self.state, {d: agent for d, (agent, _) in batch.items()}
+                )
+            except Exception as exc:
+                for _agent, futures in batch.values():
+                    for future in futures:
+                        if not future.done():
+                            future.set_exception(exc)
+                continue
+            for device_id, (_agent, futures) in batch.items():
+                # Two waiters for one device (a reconnect): the envelopes go out once.
+                envelopes = claimed.get(device_id, [])
+                for future in futures:
+                    if not future.done():
+                        future.set_result(envelopes)
+                        envelopes = []
+
+
 class AgentHub:
     """The agent sockets of this process and its one bus subscription."""
 
@@ -118,6 +165,7 @@ class AgentHub:
         self.state = state
         self.node = uuid.uuid4().hex
         self.local: dict[str, Connection] = {}
+        self.claims = ClaimBatcher(state)
         self._listener: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -225,13 +273,13 @@ class AgentHub:
             log.exception("agent hub: could not announce agent %s", conn.agent_id)
 
     async def _deliver(self, conn: Connection) -> None:
-        from breeze.commands.delivery import claim_envelopes
+        from breeze.commands.delivery import CLAIM_BATCH
 
         while not conn.closed:
             await conn.wake.wait()
             conn.wake.clear()
             try:
-                envelopes = await claim_envelopes(self.state, conn.device_id, conn.agent_id)
+                envelopes = await self.claims.claim(conn.device_id, conn.agent_id)
             except Exception:
                 # The commands stay pending: the next wake-up or heartbeat hands them out.
                 log.exception("agent %s: claiming commands failed", conn.agent_id)
@@ -240,6 +288,8 @@ class AgentHub:
                 if not await conn.send(WsCommand(command=envelope).model_dump_json()):
                     return  # claimed but unsent: re-delivered as never acknowledged
                 PUSHED.inc()
+            if len(envelopes) >= CLAIM_BATCH:
+                conn.wake.set()  # a long queue: the rest in the next round
 
     async def _read(self, conn: Connection) -> None:
         while True:

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -88,11 +88,14 @@ def cancel_envelope_of(state: AppState, cmd: DeviceCommand, agent_id: str) -> Co
     )
 
 
-def _due(device_id: uuid.UUID, now: Any) -> Any:
+def _due(now: Any) -> Any:
+    return (DeviceCommand.status == PENDING, DeviceCommand.expires_at > now)
+
+
+def _to_cancel() -> Any:
     return (
-        DeviceCommand.device_id == device_id,
-        DeviceCommand.status == PENDING,
-        DeviceCommand.expires_at > now,
+        DeviceCommand.status.in_((SENT, RUNNING)),
+        DeviceCommand.cancel_requested_at.is_not(None),
     )
 
 
@@ -101,67 +104,96 @@ async def claim_envelopes(
 ) -> list[CommandEnvelope]:
     """Move this device's due pending commands to ``sent`` and return their envelopes,
     oldest first, followed by cancel envelopes for commands whose cancel was requested."""
+    return (await claim_envelopes_for(state, {device_id: agent_id})).get(device_id, [])
+
+
+async def claim_envelopes_for(
+    state: AppState, agents: dict[uuid.UUID, str]
+) -> dict[uuid.UUID, list[CommandEnvelope]]:
+    """`claim_envelopes` for many devices at once ({device_id: agent_id}): one read and at
+    most one write transaction, however many devices, so a broadcast to a thousand
+    connected agents is a few statements rather than thousands."""
+    if not agents:
+        return {}
     now = utcnow()
-    # A read first: most beats find nothing and must not queue for the write lock.
+    devices = list(agents)
+    # One read first: most beats find nothing and must not queue for the write lock.
     async with state.db.read() as s:
-        has_due = (
-            await s.execute(select(DeviceCommand.id).where(*_due(device_id, now)).limit(1))
-        ).first() is not None
-        cancels = list(
+        open_rows = (
+            await s.execute(
+                select(DeviceCommand.device_id, DeviceCommand.status, DeviceCommand.id)
+                .where(
+                    DeviceCommand.device_id.in_(devices),
+                    or_(and_(*_due(now)), and_(*_to_cancel())),
+                )
+                .limit(CLAIM_BATCH * len(devices))
+            )
+        ).all()
+        due = sorted({row.device_id for row in open_rows if row.status == PENDING})
+        cancel_ids = [row.id for row in open_rows if row.status != PENDING]
+        cancels = (
+            list(
+                (
+                    await s.execute(
+                        select(DeviceCommand)
+                        .where(DeviceCommand.id.in_(cancel_ids))
+                        .order_by(DeviceCommand.cancel_requested_at)
+                    )
+                ).scalars()
+            )
+            if cancel_ids
+            else []
+        )
+    claimed = await _claim_due(state, due, now) if due else []
+    for cmd in claimed:
+        await events.publish(events.COMMAND_STATUS, events.status_event(cmd), state.bus)
+    out: dict[uuid.UUID, list[CommandEnvelope]] = {d: [] for d in devices}
+    for cmd in claimed:
+        out[cmd.device_id].append(envelope_of(state, cmd, agents[cmd.device_id]))
+    for cmd in cancels:
+        out[cmd.device_id].append(cancel_envelope_of(state, cmd, agents[cmd.device_id]))
+    return out
+
+
+async def _claim_due(state: AppState, devices: list[uuid.UUID], now: Any) -> list[DeviceCommand]:
+    """Claim (pending → sent) the due commands of these devices, oldest first; rows another
+    claimer holds are skipped, and a row someone else claimed first is not returned."""
+    async with state.db.write() as uow:
+        s = uow.session
+        pick = (
+            select(DeviceCommand.id)
+            .where(DeviceCommand.device_id.in_(devices), *_due(now))
+            .order_by(DeviceCommand.created_at, DeviceCommand.id)
+            .limit(CLAIM_BATCH * len(devices))
+        )
+        ids = list((await s.execute(lock_skipping(pick, s))).scalars())
+        if not ids:
+            return []
+        won = await s.execute(
+            update(DeviceCommand)
+            .where(DeviceCommand.id.in_(ids), DeviceCommand.status == PENDING)
+            .values(
+                status=SENT,
+                sent_at=now,
+                delivery_count=DeviceCommand.delivery_count + 1,
+                updated_at=now,
+            )
+            .returning(DeviceCommand.id)
+            .execution_options(synchronize_session=False)
+        )
+        won_ids = list(won.scalars())
+        if not won_ids:
+            return []
+        return list(
             (
                 await s.execute(
                     select(DeviceCommand)
-                    .where(
-                        DeviceCommand.device_id == device_id,
-                        DeviceCommand.status.in_((SENT, RUNNING)),
-                        DeviceCommand.cancel_requested_at.is_not(None),
-                    )
-                    .order_by(DeviceCommand.cancel_requested_at)
-                    .limit(CLAIM_BATCH)
+                    .where(DeviceCommand.id.in_(won_ids))
+                    .order_by(DeviceCommand.created_at, DeviceCommand.id)
+                    .execution_options(populate_existing=True)
                 )
             ).scalars()
         )
-    claimed: list[DeviceCommand] = []
-    if has_due:
-        async with state.db.write() as uow:
-            s = uow.session
-            pick = (
-                select(DeviceCommand.id)
-                .where(*_due(device_id, now))
-                .order_by(DeviceCommand.created_at, DeviceCommand.id)
-                .limit(CLAIM_BATCH)
-            )
-            ids = list((await s.execute(lock_skipping(pick, s))).scalars())
-            if ids:
-                won = await s.execute(
-                    update(DeviceCommand)
-                    .where(DeviceCommand.id.in_(ids), DeviceCommand.status == PENDING)
-                    .values(
-                        status=SENT,
-                        sent_at=now,
-                        delivery_count=DeviceCommand.delivery_count + 1,
-                        updated_at=now,
-                    )
-                    .returning(DeviceCommand.id)
-                    .execution_options(synchronize_session=False)
-                )
-                won_ids = list(won.scalars())
-                if won_ids:
-                    claimed = list(
-                        (
-                            await s.execute(
-                                select(DeviceCommand)
-                                .where(DeviceCommand.id.in_(won_ids))
-                                .order_by(DeviceCommand.created_at, DeviceCommand.id)
-                                .execution_options(populate_existing=True)
-                            )
-                        ).scalars()
-                    )
-        for cmd in claimed:
-            await events.publish(events.COMMAND_STATUS, events.status_event(cmd), state.bus)
-    return [envelope_of(state, c, agent_id) for c in claimed] + [
-        cancel_envelope_of(state, c, agent_id) for c in cancels
-    ]
 
 
 def secret_values(cmd: DeviceCommand) -> list[str]:

@@ -6,6 +6,7 @@ decommission closes the socket, output frames are stored, and junk never kills a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 
 import httpx
@@ -13,6 +14,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.factories import Tenant, ok
+from tests.integration.agents.helpers import enroll
 from tests.integration.realtime.conftest import (
     Agent,
     command_frame,
@@ -86,6 +88,59 @@ async def test_command_is_pushed_when_queued_and_waiting_ones_on_connect(
     assert detail["status"] == "sent"
 
 
+async def test_a_broadcast_reaches_every_connected_agent_exactly_once(
+    server: LiveServer, admin: httpx.Client, tenant: Tenant
+) -> None:
+    """One execute on many devices: their claims are made together (one batch), and every
+    socket gets its own command once, signed for its own agent."""
+    key = ok(
+        await asyncio.to_thread(
+            admin.post,
+            "/api/v1/enrollment-keys",
+            json={"name": "broadcast", "org_id": tenant.org["id"]},
+        ),
+        201,
+    )["key"]
+    agents = [await asyncio.to_thread(enroll_agent_with_key, server.url, key) for _ in range(12)]
+    sockets = [await open_socket(server, agent) for agent in agents]
+    try:
+        script = ok(
+            await asyncio.to_thread(
+                admin.post,
+                "/api/v1/scripts",
+                json={
+                    "name": "broadcast",
+                    "org_id": tenant.org["id"],
+                    "language": "bash",
+                    "os_types": ["linux"],
+                    "content": "true",
+                },
+            ),
+            201,
+        )
+        batch = ok(
+            await asyncio.to_thread(
+                admin.post,
+                f"/api/v1/scripts/{script['id']}/execute",
+                json={"device_ids": [a.device_id for a in agents]},
+            ),
+            201,
+        )
+        for agent, ws in zip(agents, sockets, strict=True):
+            frame = command_frame(await asyncio.wait_for(ws.recv(), PUSH_WITHIN * 3))
+            assert frame["command"]["agent_id"] == agent.agent_id
+            with contextlib.suppress(TimeoutError):  # nothing more may come
+                extra = await asyncio.wait_for(ws.recv(), 0.3)
+                raise AssertionError(f"a second frame reached {agent.agent_id}: {extra!r}")
+        path = f"/api/v1/script-batches/{batch['batch']['id']}"
+        progress = ok(await asyncio.to_thread(admin.get, path))["progress"]
+        assert progress["pending"] == 0
+        assert progress["sent"] == len(agents)
+    finally:
+        for ws in sockets:
+            await ws.close()
+
+
 async def test_newer_connection_replaces_older(
     server: LiveServer, admin: httpx.Client, tenant: Tenant
 ) -> None:
@@ -147,3 +202,8 @@ async def test_output_frames_are_stored_and_junk_is_ignored(
         queued2 = await asyncio.to_thread(queue_command, admin, agent.device_id)
         frame = command_frame(await asyncio.wait_for(ws.recv(), PUSH_WITHIN))
         assert frame["command"]["id"] == queued2["id"]
+
+
+def enroll_agent_with_key(base_url: str, key: str) -> Agent:
+    body = ok(enroll(base_url, key))
+    return Agent(body["agent_id"], body["device_id"], body["auth_token"], body.get("config", {}))
