@@ -4,6 +4,7 @@ inventory, heartbeat metrics and a command history, for the device page tests.""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -80,6 +81,11 @@ def device_with_data(server: LiveServer, admin: httpx.Client, tenant: Tenant) ->
                     headers=agent_headers(agent.token),
                 )
             )
+    # Heartbeats are buffered and written within a second: wait for the last one.
+    deadline = time.monotonic() + 15
+    while ok(admin.get(f"/api/v1/devices/{agent.device_id}")).get("last_user") is None:
+        assert time.monotonic() < deadline, "the heartbeats were not stored"
+        time.sleep(0.1)
     doc = real_inventory()
     package = ok(admin.get(f"/api/v1/devices/{agent.device_id}/software"))["items"][0]["name"]
     return Fleet(
