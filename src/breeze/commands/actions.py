@@ -167,9 +167,13 @@ async def do_queue_command(
     rerun_of: uuid.UUID | None = None,
     permission: str = "devices:execute",
     audit: bool = True,
+    flush: bool = True,
 ) -> DeviceCommand:
     """Queue one command for one device. It waits (``pending``) until the agent's WebSocket
-    or next heartbeat takes it, at most ``expires_in_seconds``."""
+    or next heartbeat takes it, at most ``expires_in_seconds``.
+
+    ``flush=False`` leaves the INSERT to the caller's next flush, so a batch of thousands
+    is written as one multi-row statement instead of one round trip per device."""
     where = {"partner_id": device.partner_id, "org_id": device.org_id, "site_id": device.site_id}
     actor.require(permission, **where)
     if type == "script" and permission != "scripts:execute":
@@ -208,7 +212,8 @@ async def do_queue_command(
         updated_at=now,
     )
     uow.session.add(cmd)
-    await uow.session.flush()
+    if flush or audit:
+        await uow.session.flush()
     if audit:
         await record(
             uow.session,

@@ -241,9 +241,11 @@ async def _launch(
             rerun_of=rerun_of,
             permission="scripts:execute",
             audit=False,
+            flush=False,
         )
         for device in devices
     ]
+    await uow.session.flush()  # every command of the batch in one multi-row INSERT
     details: dict[str, Any] = {
         "batch_id": str(batch.id),
         "version": version,
