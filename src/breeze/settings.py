@@ -188,14 +188,15 @@ class Settings(BaseSettings):
         "PostgreSQL: postgresql+asyncpg://user@host/db",
     )
     database_pool_size: int = Field(
-        10,
+        20,
         ge=1,
         le=500,
         description="PostgreSQL connections each process keeps open; every server and worker "
-        "holds up to pool size + overflow, so keep their sum under max_connections.",
+        "holds up to pool size + overflow, so keep their sum under max_connections. Under "
+        "load, connections beyond this are opened and closed per use (measured as a cost).",
     )
     database_max_overflow: int = Field(
-        20, ge=0, le=500, description="Extra PostgreSQL connections a process opens under load."
+        10, ge=0, le=500, description="Extra PostgreSQL connections a process opens under load."
     )
     redis_url: str | None = Field(
         None,
