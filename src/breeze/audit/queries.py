@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from breeze.audit.errors import BadActionFilter, BadTimeRange, ExportForbidden
 from breeze.audit.models import AuditLog
-from breeze.core.pagination import Filter, ListParams, ListSpec, apply_list, paginate
+from breeze.core.pagination import Filter, ListParams, ListSpec, apply_list, escape_like, paginate
 from breeze.core.principal import Principal, restrict
 
 AUDIT_LIST = ListSpec(
@@ -85,7 +85,7 @@ class AuditFilters:
         if self.exact_actions:
             matches.append(AuditLog.action.in_(self.exact_actions))
         for prefix in self.action_prefixes:
-            matches.append(AuditLog.action.like(_escape_like(prefix) + "%", escape="\\"))
+            matches.append(AuditLog.action.like(escape_like(prefix) + "%", escape="\\"))
         if matches:
             stmt = stmt.where(or_(*matches))
         if self.since is not None:
@@ -93,10 +93,6 @@ class AuditFilters:
         if self.until is not None:
             stmt = stmt.where(AuditLog.timestamp < self.until)
         return stmt
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def visible(principal: Principal, permission: str = "audit:read") -> Select[Any]:

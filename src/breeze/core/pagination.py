@@ -126,7 +126,8 @@ def _kw(name: str, annotation: Any, default: Any) -> inspect.Parameter:
     )
 
 
-def _escape_like(text: str) -> str:
+def escape_like(text: str) -> str:
+    """``text`` for a LIKE pattern with ``escape='\\'``."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
@@ -135,7 +136,7 @@ def apply_list(stmt: Select[Any], params: ListParams, spec: ListSpec) -> Select[
     for name, values in params.filters.items():
         stmt = stmt.where(spec.filters[name].column.in_(values))
     if params.q and spec.searchable:
-        pattern = f"%{_escape_like(params.q.lower())}%"
+        pattern = f"%{escape_like(params.q.lower())}%"
         stmt = stmt.where(
             or_(*[func.lower(col).like(pattern, escape="\\") for col in spec.searchable])
         )

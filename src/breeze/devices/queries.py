@@ -11,7 +11,7 @@ from sqlalchemy import Select, exists, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from breeze.core.errors import InvalidInput
-from breeze.core.pagination import Filter, ListParams, ListSpec, paginate
+from breeze.core.pagination import Filter, ListParams, ListSpec, escape_like, paginate
 from breeze.core.principal import Principal, fetch_visible, restrict
 from breeze.db.base import utcnow
 from breeze.devices.errors import DeviceNotFound
@@ -44,7 +44,7 @@ from breeze.devices.schemas import (
     NetworkOut,
     OsSummary,
 )
-from breeze.devices.sql import escape_like, json_array_contains
+from breeze.devices.sql import json_array_contains
 
 DEVICE_LIST = ListSpec(
     sortable={

@@ -45,11 +45,6 @@ def _postgresql(element: json_array_contains, compiler: SQLCompiler, **kw: Any) 
     )
 
 
-def escape_like(text: str) -> str:
-    """``text`` for a LIKE pattern with ``escape='\\'``."""
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 class bytewise(FunctionElement[str]):
     """Text compared byte by byte (version keys, ISO dates), whatever the locale: SQLite
     compares with BINARY already; PostgreSQL under a language locale skips punctuation, so

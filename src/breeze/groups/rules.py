@@ -41,6 +41,7 @@ from sqlalchemy import (
     true,
 )
 
+from breeze.core.pagination import escape_like
 from breeze.devices.models import (
     Device,
     DeviceDisk,
@@ -48,7 +49,7 @@ from breeze.devices.models import (
     DeviceInventorySection,
     DeviceSoftware,
 )
-from breeze.devices.sql import bytewise, escape_like, json_array_contains
+from breeze.devices.sql import bytewise, json_array_contains
 from breeze.groups.fields import (
     CUSTOM_PREFIX,
     GB,
