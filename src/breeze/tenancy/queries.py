@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from breeze.core.pagination import Filter, ListParams, ListSpec, paginate
+from breeze.core.pagination import Filter, ListParams, ListSpec, escape_like, paginate
 from breeze.core.principal import Principal, fetch_visible, restrict
 from breeze.tenancy.errors import OrgNotFound, PartnerNotFound, SiteNotFound
 from breeze.tenancy.models import Organization, Partner, Site
@@ -184,7 +184,7 @@ async def scope_partners(
     """Partners the console's scope switcher offers, by name."""
     stmt = restrict(select(Partner), principal, "partners:read", Partner)
     if search:
-        stmt = stmt.where(Partner.name.ilike(f"%{_like(search)}%", escape="\\"))
+        stmt = stmt.where(Partner.name.ilike(f"%{escape_like(search)}%", escape="\\"))
     stmt = stmt.order_by(Partner.name).limit(SCOPE_CHOICES_LIMIT)
     return list((await session.execute(stmt)).scalars())
 
@@ -200,7 +200,7 @@ async def scope_orgs(
     if partner_id is not None:
         stmt = stmt.where(Organization.partner_id == partner_id)
     if search:
-        stmt = stmt.where(Organization.name.ilike(f"%{_like(search)}%", escape="\\"))
+        stmt = stmt.where(Organization.name.ilike(f"%{escape_like(search)}%", escape="\\"))
     stmt = stmt.order_by(Organization.name).limit(SCOPE_CHOICES_LIMIT)
     return list((await session.execute(stmt)).scalars())
 
@@ -211,52 +211,45 @@ async def scope_sites(session: AsyncSession, principal: Principal, org_id: uuid.
     return list((await session.execute(stmt)).scalars())
 
 
-def _like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 # Console lookups -----------------------------------------------------------
+
+
+async def _visible_names(
+    session: AsyncSession,
+    principal: Principal,
+    model: type[Partner] | type[Organization] | type[Site],
+    permission: str,
+    ids: Iterable[uuid.UUID],
+) -> dict[uuid.UUID, str]:
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    stmt = restrict(select(model), principal, permission, model).with_only_columns(
+        model.id, model.name
+    )
+    rows = await session.execute(stmt.where(model.id.in_(wanted)))
+    return {row.id: row.name for row in rows}
 
 
 async def org_names(
     session: AsyncSession, principal: Principal, ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, str]:
     """Names of the visible organizations among `ids` (for labelling rows of other tables)."""
-    wanted = set(ids)
-    if not wanted:
-        return {}
-    base = restrict(select(Organization), principal, "orgs:read", Organization)
-    stmt = base.with_only_columns(Organization.id, Organization.name)
-    rows = await session.execute(stmt.where(Organization.id.in_(wanted)))
-    return {row.id: row.name for row in rows}
+    return await _visible_names(session, principal, Organization, "orgs:read", ids)
 
 
 async def site_names(
     session: AsyncSession, principal: Principal, ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, str]:
     """Names of the visible sites among `ids`."""
-    wanted = set(ids)
-    if not wanted:
-        return {}
-    stmt = restrict(select(Site), principal, "sites:read", Site).with_only_columns(
-        Site.id, Site.name
-    )
-    rows = await session.execute(stmt.where(Site.id.in_(wanted)))
-    return {row.id: row.name for row in rows}
+    return await _visible_names(session, principal, Site, "sites:read", ids)
 
 
 async def partner_names(
     session: AsyncSession, principal: Principal, ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, str]:
     """Names of the visible partners among `ids`."""
-    wanted = set(ids)
-    if not wanted:
-        return {}
-    stmt = restrict(select(Partner), principal, "partners:read", Partner).with_only_columns(
-        Partner.id, Partner.name
-    )
-    rows = await session.execute(stmt.where(Partner.id.in_(wanted)))
-    return {row.id: row.name for row in rows}
+    return await _visible_names(session, principal, Partner, "partners:read", ids)
 
 
 async def live_org_counts(
