@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from breeze.settings import Settings
@@ -37,6 +38,24 @@ def _configure_sqlite(engine: AsyncEngine, begin: str) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql(begin)
+
+
+def _refuse_closed_connections(engine: AsyncEngine) -> None:
+    """Hand out only connections the driver still holds open.
+
+    When PostgreSQL restarts or terminates a backend it closes the socket, which asyncpg
+    notices at once; raising DisconnectionError makes the pool discard that connection and
+    take another. This replaces `pool_pre_ping`, which on asyncpg costs three round trips
+    (BEGIN, a query, ROLLBACK) on every checkout: most of a heartbeat's database time.
+    A connection that dies silently still fails its statement; SQLAlchemy then
+    invalidates every connection of the pool opened before it.
+    """
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        driver = record.driver_connection
+        if driver is not None and driver.is_closed():
+            raise DisconnectionError("the database closed this connection")
 
 
 @dataclass
@@ -97,9 +116,9 @@ def create_database(settings: Settings) -> Database:
         url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
-        pool_pre_ping=True,
         # Short OLTP queries: PostgreSQL's JIT compile cost more than it saved (one group
         # count spent 542 of 624 ms compiling; bench/groups_README.md).
         connect_args={"server_settings": {"jit": "off"}},
     )
+    _refuse_closed_connections(engine)
     return Database(url, engine, engine, is_sqlite=False)
