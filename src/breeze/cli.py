@@ -66,12 +66,15 @@ def server(
     import uvicorn
 
     from breeze.app import create_app
+    from breeze.ops.gc import tune_for_server
 
     settings = get_settings()
     _refuse_unsafe(settings)
     _logging(settings)
+    asgi_app = create_app(settings)
+    tune_for_server()  # after the app is built: its objects are frozen
     uvicorn.run(
-        create_app(settings),
+        asgi_app,
         host=host or settings.server.host,
         port=port or settings.server.port,
         log_level=settings.log_level,
