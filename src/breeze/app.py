@@ -66,6 +66,20 @@ def api_router() -> APIRouter:
     return router
 
 
+def agent_gateway_router() -> APIRouter:
+    """The HTTP routes agents call (enroll, heartbeat, inventory, command ack, output and
+    result). Mounted before everything else: routes are matched in order, and these take
+    thousands of requests a minute where the console takes a few."""
+    from breeze.agents.gateway import router as agents
+    from breeze.commands.gateway import router as commands
+    from breeze.devices.gateway import router as devices
+
+    router = APIRouter(prefix="/api/v1")
+    for sub in (agents, devices, commands):
+        router.include_router(sub)
+    return router
+
+
 def agent_ws_router() -> APIRouter:
     from breeze.agents.ws import router
 
@@ -99,8 +113,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/api/v1/docs",
         redoc_url=None,
         lifespan=lifespan,
+        telemetry=None
+        if settings.server.opentelemetry
+        else {"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app)
+    app.include_router(agent_gateway_router())
     app.include_router(ops_router)
     app.include_router(api_router())
     app.include_router(agent_ws_router())

@@ -49,6 +49,12 @@ class ServerSettings(BaseModel):
     run_worker: bool = Field(
         True, description="Run the background worker loop inside the server (embedded mode)."
     )
+    opentelemetry: bool = Field(
+        False,
+        description="FastAPI's OpenTelemetry spans, metrics and logs for every request, when "
+        "an OpenTelemetry SDK is configured in the process. Off: checking for one costs "
+        "CPU on every heartbeat; Breeze's own Prometheus metrics are always on (/metrics).",
+    )
 
 
 class AuthSettings(BaseModel):

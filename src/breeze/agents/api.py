@@ -1,4 +1,4 @@
-"""JSON routes of enrollment keys (console) and the agent gateway (thin)."""
+"""JSON routes of enrollment keys (console). The agent gateway is mounted by `app.py`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, status
 
 from breeze.agents import actions, queries
-from breeze.agents.gateway import router as gateway
 from breeze.agents.releases import router as releases
 from breeze.agents.schemas import (
     EnrollmentKeyCreate,
@@ -75,5 +74,4 @@ async def revoke_enrollment_key(ctx: CurrentCtx, key_id: uuid.UUID) -> None:
 
 router = APIRouter()
 router.include_router(keys)
-router.include_router(gateway)
 router.include_router(releases)

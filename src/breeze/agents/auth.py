@@ -8,7 +8,9 @@ Lookups are batched: concurrent requests of one process share one
 arrive meanwhile go in the next). A storm of heartbeats (every agent reconnecting
 after an outage) therefore costs a few queries, not one pooled connection per beat.
 Nothing is cached: every request sees the database as of a query that started
-after it arrived, so a replaced or revoked token is refused at once.
+after it arrived, so a replaced or revoked token is refused at once. The same query says
+whether the device has commands to hand out (`has_commands`), so a heartbeat that finds
+none (nearly all of them) costs no second query.
 """
 
 from __future__ import annotations
@@ -23,11 +25,14 @@ from fastapi import Depends, Path, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 
+from breeze.commands.delivery import open_work_exists
 from breeze.core.errors import Unauthorized
 from breeze.core.principal import Actor
 from breeze.core.security import token_hash
 from breeze.core.state import app_state
+from breeze.db.base import utcnow
 from breeze.db.engine import Database
+from breeze.db.sql import one_of
 from breeze.devices.models import Device
 
 AGENT_TOKEN_PREFIX = "brz_agt_"
@@ -44,6 +49,7 @@ class AgentIdentity:
     site_id: uuid.UUID
     heartbeat_interval_seconds: int
     config_version: int
+    has_commands: bool
     actor: Actor
 
 
@@ -58,6 +64,7 @@ class TokenOwner:
     site_id: uuid.UUID
     heartbeat_interval_seconds: int
     config_version: int
+    has_commands: bool  # a due command or a cancel to repeat, when the lookup ran
 
 
 class TokenLookup:
@@ -94,6 +101,7 @@ class TokenLookup:
 
     async def _query(self, hashes: Sequence[str]) -> dict[str, TokenOwner]:
         found: dict[str, TokenOwner] = {}
+        now = utcnow()
         async with self._db.read() as session:
             for start in range(0, len(hashes), LOOKUP_CHUNK):
                 chunk = hashes[start : start + LOOKUP_CHUNK]
@@ -107,7 +115,11 @@ class TokenLookup:
                         Device.site_id,
                         Device.heartbeat_interval_seconds,
                         Device.config_version,
-                    ).where(Device.agent_token_hash.in_(chunk), Device.decommissioned_at.is_(None))
+                        open_work_exists(Device.id, now),
+                    ).where(
+                        one_of(session, Device.agent_token_hash, chunk),
+                        Device.decommissioned_at.is_(None),
+                    )
                 )
                 for row in rows:
                     found[str(row[0])] = TokenOwner(*row[1:])
@@ -142,6 +154,7 @@ async def current_agent(
         site_id=owner.site_id,
         heartbeat_interval_seconds=owner.heartbeat_interval_seconds,
         config_version=owner.config_version,
+        has_commands=owner.has_commands,
         actor=Actor(
             type="agent",
             id=owner.device_id,

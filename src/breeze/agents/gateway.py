@@ -9,6 +9,8 @@ config_version bumped by migration 0003, so their agents receive the key once).
 
 The heartbeat answer's `commands` are claimed here (breeze.commands.delivery): due pending
 commands become `sent` and come back signed; an agent on the WebSocket gets them pushed.
+The token lookup already said whether the device has any, so a beat with nothing to hand
+out (nearly every one) makes no claim query.
 """
 
 from __future__ import annotations
@@ -132,6 +134,8 @@ async def heartbeat(
 async def _claim(state: AppState, agent: AgentIdentity) -> list[CommandEnvelope]:
     """The beat is already accepted: a failure here must not fail it. Commands claimed but
     not handed out are handed out again after commands.redeliver_after_seconds."""
+    if not agent.has_commands:
+        return []
     try:
         return await claim_envelopes(state, agent.device_id, agent.agent_id)
     except Exception:

@@ -68,7 +68,7 @@ CLOSE_TRY_AGAIN = 1013
 SEND_TIMEOUT = 10.0  # a peer that cannot take a frame in this long is dropped
 SUBSCRIBE_WAIT = 5.0  # how long startup waits for the bus subscription
 MAX_LOGGED_BAD_FRAMES = 5  # per connection; a misbehaving agent cannot flood the log
-CLAIM_BATCH_DEVICES = 500  # devices whose commands one claim transaction hands out
+CLAIM_BATCH_DEVICES = 5_000  # devices whose commands one claim transaction hands out
 
 CONNECTED = Gauge("breeze_agent_websockets", "Agent WebSockets open on this server process")
 PUSHED = Counter("breeze_agent_ws_commands_pushed_total", "Command envelopes sent over WebSockets")

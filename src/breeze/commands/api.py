@@ -1,5 +1,6 @@
-"""Command routes: the console's queue, history and cancel (thin), and the agent gateway's
-ack/output/result. The router's lifespan binds the bus that actions publish on."""
+"""Command routes: the console's queue, history and cancel (thin). The agent gateway's
+ack/output/result (`commands.gateway`) is mounted by `app.py`, ahead of the console routes.
+The router's lifespan binds the bus that actions publish on."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from fastapi import APIRouter, Depends, status
 
 from breeze.auth.deps import CurrentCtx
 from breeze.commands import actions, events, queries
-from breeze.commands.gateway import router as gateway
 from breeze.commands.schemas import CommandCreate, CommandDetail, CommandOut, OutputChunkOut
 from breeze.core.pagination import ListParams, Page, list_query, page_of
 from breeze.devices.queries import get_device
@@ -93,4 +93,3 @@ async def cancel_command(
 
 
 router.include_router(console)
-router.include_router(gateway)

@@ -18,7 +18,8 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import ColumnElement, and_, exists, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,6 +37,7 @@ from breeze.commands.schemas import SECRET_MASK
 from breeze.commands.signing import private_key
 from breeze.core.state import AppState
 from breeze.db.base import utcnow
+from breeze.db.sql import one_of
 from breeze_protocol.commands import CommandEnvelope, OutputChunk
 from breeze_protocol.signing import sign_envelope
 
@@ -57,10 +59,10 @@ def _unix(value: Any) -> int:
     return int(value.timestamp())
 
 
-def envelope_of(state: AppState, cmd: DeviceCommand, agent_id: str) -> CommandEnvelope:
+def envelope_of(key: Ed25519PrivateKey, cmd: DeviceCommand, agent_id: str) -> CommandEnvelope:
     """The signed envelope of a command (identical on every delivery)."""
     return sign_envelope(
-        private_key(state.settings),
+        key,
         id=str(cmd.id),
         agent_id=agent_id,
         type=cmd.type,
@@ -71,13 +73,15 @@ def envelope_of(state: AppState, cmd: DeviceCommand, agent_id: str) -> CommandEn
     )
 
 
-def cancel_envelope_of(state: AppState, cmd: DeviceCommand, agent_id: str) -> CommandEnvelope:
+def cancel_envelope_of(
+    key: Ed25519PrivateKey, cmd: DeviceCommand, agent_id: str
+) -> CommandEnvelope:
     """The cancel of a sent or running command; derived from the command, so repeating
     it (every beat until the agent reports) gives the same envelope."""
     assert cmd.cancel_requested_at is not None
     issued = _unix(cmd.cancel_requested_at)
     return sign_envelope(
-        private_key(state.settings),
+        key,
         id=str(uuid.uuid5(cmd.id, "cancel")),
         agent_id=agent_id,
         type="cancel",
@@ -96,6 +100,15 @@ def _to_cancel() -> Any:
     return (
         DeviceCommand.status.in_((SENT, RUNNING)),
         DeviceCommand.cancel_requested_at.is_not(None),
+    )
+
+
+def open_work_exists(device_id: Any, now: Any) -> ColumnElement[bool]:
+    """EXISTS (a due pending command, or a cancel to repeat) for the device `device_id`
+    (a column or a value): what `claim_envelopes` would hand out, for use inside another
+    query (the agent token lookup)."""
+    return exists().where(
+        DeviceCommand.device_id == device_id, or_(and_(*_due(now)), and_(*_to_cancel()))
     )
 
 
@@ -123,7 +136,7 @@ async def claim_envelopes_for(
             await s.execute(
                 select(DeviceCommand.device_id, DeviceCommand.status, DeviceCommand.id)
                 .where(
-                    DeviceCommand.device_id.in_(devices),
+                    one_of(s, DeviceCommand.device_id, devices),
                     or_(and_(*_due(now)), and_(*_to_cancel())),
                 )
                 .limit(CLAIM_BATCH * len(devices))
@@ -136,7 +149,7 @@ async def claim_envelopes_for(
                 (
                     await s.execute(
                         select(DeviceCommand)
-                        .where(DeviceCommand.id.in_(cancel_ids))
+                        .where(one_of(s, DeviceCommand.id, cancel_ids))
                         .order_by(DeviceCommand.cancel_requested_at)
                     )
                 ).scalars()
@@ -148,10 +161,11 @@ async def claim_envelopes_for(
     for cmd in claimed:
         await events.publish(events.COMMAND_STATUS, events.status_event(cmd), state.bus)
     out: dict[uuid.UUID, list[CommandEnvelope]] = {d: [] for d in devices}
+    key = private_key(state.settings)  # once: finding it resolves a path on disk
     for cmd in claimed:
-        out[cmd.device_id].append(envelope_of(state, cmd, agents[cmd.device_id]))
+        out[cmd.device_id].append(envelope_of(key, cmd, agents[cmd.device_id]))
     for cmd in cancels:
-        out[cmd.device_id].append(cancel_envelope_of(state, cmd, agents[cmd.device_id]))
+        out[cmd.device_id].append(cancel_envelope_of(key, cmd, agents[cmd.device_id]))
     return out
 
 
@@ -162,38 +176,26 @@ async def _claim_due(state: AppState, devices: list[uuid.UUID], now: Any) -> lis
         s = uow.session
         pick = (
             select(DeviceCommand.id)
-            .where(DeviceCommand.device_id.in_(devices), *_due(now))
+            .where(one_of(s, DeviceCommand.device_id, devices), *_due(now))
             .order_by(DeviceCommand.created_at, DeviceCommand.id)
             .limit(CLAIM_BATCH * len(devices))
         )
         ids = list((await s.execute(lock_skipping(pick, s))).scalars())
         if not ids:
             return []
-        won = await s.execute(
+        won = await s.scalars(
             update(DeviceCommand)
-            .where(DeviceCommand.id.in_(ids), DeviceCommand.status == PENDING)
+            .where(one_of(s, DeviceCommand.id, ids), DeviceCommand.status == PENDING)
             .values(
                 status=SENT,
                 sent_at=now,
                 delivery_count=DeviceCommand.delivery_count + 1,
                 updated_at=now,
             )
-            .returning(DeviceCommand.id)
-            .execution_options(synchronize_session=False)
+            .returning(DeviceCommand)
+            .execution_options(synchronize_session=False, populate_existing=True)
         )
-        won_ids = list(won.scalars())
-        if not won_ids:
-            return []
-        return list(
-            (
-                await s.execute(
-                    select(DeviceCommand)
-                    .where(DeviceCommand.id.in_(won_ids))
-                    .order_by(DeviceCommand.created_at, DeviceCommand.id)
-                    .execution_options(populate_existing=True)
-                )
-            ).scalars()
-        )
+        return sorted(won, key=lambda cmd: (cmd.created_at, cmd.id))
 
 
 def secret_values(cmd: DeviceCommand) -> list[str]:

@@ -1,4 +1,5 @@
-"""Device console routes (thin: parse, act or query, answer) and the inventory gateway."""
+"""Device console routes (thin: parse, act or query, answer). The inventory gateway is
+mounted by `app.py`, ahead of the console routes."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from breeze.core.pagination import ListParams, Page, list_query, page_of
 from breeze.customfields.values import reevaluate_after_commit
 from breeze.db.base import utcnow
 from breeze.devices import actions, bulk, export, queries
-from breeze.devices.gateway import router as gateway
 from breeze.devices.schemas import (
     BulkRequest,
     BulkResult,
@@ -169,4 +169,3 @@ async def list_changes(
 
 
 router.include_router(console)
-router.include_router(gateway)

@@ -19,6 +19,7 @@ from typing import Any, Protocol, cast
 from sqlalchemy import ColumnElement, Table, bindparam, func, literal, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from breeze.db.sql import one_of
 from breeze.devices.models import Device
 
 ONLINE = "online"
@@ -77,7 +78,7 @@ async def apply_heartbeats(session: AsyncSession, beats: Sequence[SeenBeat]) -> 
     revived = await session.execute(
         update(Device)
         .where(
-            Device.id.in_(ids),
+            one_of(session, Device.id, ids),
             Device.status == OFFLINE,
             Device.decommissioned_at.is_(None),
         )

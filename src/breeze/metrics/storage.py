@@ -1,6 +1,6 @@
 """The metrics tables' SQL, with the PostgreSQL-only parts behind one seam (rule 8).
 
-Raw samples are written as multi-row `INSERT ... ON CONFLICT DO NOTHING` (a flush
+Raw samples are written as one `INSERT ... ON CONFLICT DO NOTHING` executed for many rows (a flush
 retried after an ambiguous failure stores nothing twice). Hourly rollups are
 `INSERT ... SELECT ... GROUP BY ... ON CONFLICT DO UPDATE`, so recomputing an hour
 yields the same row. On PostgreSQL `device_metrics` is range-partitioned by day:
@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from breeze.metrics.models import DeviceMetric, DeviceMetricHourly
 
-CHUNK_ROWS = 500  # x 11 columns stays far below every driver's parameter limit
+CHUNK_ROWS = 500  # rows per executemany: bounds one statement's memory
 HOUR = timedelta(hours=1)
 PARENT = "device_metrics"
 DEFAULT_PARTITION = "device_metrics_default"
@@ -34,20 +34,20 @@ def is_postgresql(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def _insert(session: AsyncSession, model: type[Any]) -> Any:
+def _insert(session: AsyncSession, model: Any) -> Any:
     dialect = postgresql if is_postgresql(session) else sqlite
     return dialect.insert(model)
 
 
 async def insert_samples(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     """Store raw samples in bulk; a sample already stored (same device and instant) is
-    left as it is."""
+    left as it is. One statement executed for many rows (the driver's executemany), so it
+    is compiled and prepared once, where a multi-row VALUES list is a new statement for
+    every batch size."""
+    table = DeviceMetric.__table__
+    stmt = _insert(session, table).on_conflict_do_nothing(index_elements=["device_id", "timestamp"])
     for start in range(0, len(rows), CHUNK_ROWS):
-        chunk = list(rows[start : start + CHUNK_ROWS])
-        stmt = _insert(session, DeviceMetric).values(chunk)
-        await session.execute(
-            stmt.on_conflict_do_nothing(index_elements=["device_id", "timestamp"])
-        )
+        await session.execute(stmt, list(rows[start : start + CHUNK_ROWS]))
 
 
 def floor_hour(moment: datetime) -> datetime:

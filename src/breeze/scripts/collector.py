@@ -33,6 +33,7 @@ log = logging.getLogger("breeze.scripts")
 TRUE = frozenset({"true", "yes", "y", "on", "1"})
 FALSE = frozenset({"false", "no", "n", "off", "0"})
 INTEGER = re.compile(r"[+-]?[0-9]+")
+OUTPUT_FIELDS_KEPT = 10_000  # (script, version) pairs remembered per process
 
 
 class CollectorError(Exception):
@@ -108,6 +109,28 @@ def _option(definition: CustomField, raw: str) -> str:
     )
 
 
+_output_fields: dict[tuple[uuid.UUID, int], str | None] = {}
+
+
+async def _output_field(session: AsyncSession, script_id: uuid.UUID, version: int) -> str | None:
+    """The collector field of a script version. A version never changes once written, so
+    it is asked once per process: a broadcast's thousands of results would otherwise
+    each spend a query (a quarter of a result's cost) on the same answer."""
+    key = (script_id, version)
+    if key not in _output_fields:
+        found = (
+            await session.execute(
+                select(ScriptVersion.output_field).where(
+                    ScriptVersion.script_id == script_id, ScriptVersion.version == version
+                )
+            )
+        ).scalar_one_or_none()
+        if len(_output_fields) >= OUTPUT_FIELDS_KEPT:
+            _output_fields.clear()
+        _output_fields[key] = found
+    return _output_fields[key]
+
+
 def _short(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
@@ -117,15 +140,7 @@ async def collect(uow: UnitOfWork, db: Database, cmd: DeviceCommand) -> dict[str
     transaction. Answers what to add to the run's result_details (None: not a collector)."""
     if cmd.type != "script" or cmd.script_id is None or cmd.script_version is None:
         return None
-    session = uow.session
-    key = (
-        await session.execute(
-            select(ScriptVersion.output_field).where(
-                ScriptVersion.script_id == cmd.script_id,
-                ScriptVersion.version == cmd.script_version,
-            )
-        )
-    ).scalar_one_or_none()
+    key = await _output_field(uow.session, cmd.script_id, cmd.script_version)
     if not key:
         return None
     try:
