@@ -7,9 +7,11 @@ import secrets
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import Table, insert, inspect
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from breeze.audit.actions import record
 from breeze.commands import events
@@ -167,13 +169,16 @@ async def do_queue_command(
     rerun_of: uuid.UUID | None = None,
     permission: str = "devices:execute",
     audit: bool = True,
-    flush: bool = True,
+    add: bool = True,
 ) -> DeviceCommand:
     """Queue one command for one device. It waits (``pending``) until the agent's WebSocket
     or next heartbeat takes it, at most ``expires_in_seconds``.
 
-    ``flush=False`` leaves the INSERT to the caller's next flush, so a batch of thousands
-    is written as one multi-row statement instead of one round trip per device."""
+    ``add=False`` (with ``audit=False``) leaves the row to the caller, who writes a whole
+    batch with `insert_commands`: one statement for thousands of devices, without the
+    ORM's bookkeeping of each object."""
+    if not add and audit:
+        raise ValueError("a command that is not added cannot be audited here")
     where = {"partner_id": device.partner_id, "org_id": device.org_id, "site_id": device.site_id}
     actor.require(permission, **where)
     if type == "script" and permission != "scripts:execute":
@@ -208,11 +213,17 @@ async def do_queue_command(
         timeout_seconds=_timeout(type, body, timeout_seconds),
         expires_at=now + timedelta(seconds=expiry),
         delivery_count=0,
+        # Every defaulted column is given: a command written by `insert_commands` is
+        # never flushed, so the ORM's defaults would not fill in the object.
+        stdout_truncated=False,
+        stderr_truncated=False,
+        result_details={},
+        result_late=False,
         created_at=now,
         updated_at=now,
     )
-    uow.session.add(cmd)
-    if flush or audit:
+    if add:
+        uow.session.add(cmd)
         await uow.session.flush()
     if audit:
         await record(
@@ -235,6 +246,17 @@ async def do_queue_command(
 
     uow.on_commit(_announce)
     return cmd
+
+
+async def insert_commands(session: AsyncSession, cmds: Sequence[DeviceCommand]) -> None:
+    """Write commands made by `do_queue_command(add=False)` in one executemany. They stay
+    plain objects (not in the session): the caller has every value it needs."""
+    if not cmds:
+        return
+    table = cast(Table, DeviceCommand.__table__)
+    given = [c.key for c in table.columns if c.key in inspect(cmds[0]).dict]
+    rows = [{key: getattr(cmd, key) for key in given} for cmd in cmds]
+    await session.execute(insert(table), rows)
 
 
 async def do_cancel_command(

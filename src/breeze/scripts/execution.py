@@ -241,11 +241,11 @@ async def _launch(
             rerun_of=rerun_of,
             permission="scripts:execute",
             audit=False,
-            flush=False,
+            add=False,
         )
         for device in devices
     ]
-    await uow.session.flush()  # every command of the batch in one multi-row INSERT
+    await commands.insert_commands(uow.session, launched)  # the whole batch, one statement
     details: dict[str, Any] = {
         "batch_id": str(batch.id),
         "version": version,
