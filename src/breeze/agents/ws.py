@@ -96,8 +96,9 @@ class Connection:
         if self.closed:
             return False
         try:
-            async with self._send_lock:
-                await asyncio.wait_for(self.websocket.send_text(text), SEND_TIMEOUT)
+            async with self._send_lock, asyncio.timeout(SEND_TIMEOUT):
+                # asyncio.timeout, not wait_for: no extra task (and loop turn) per frame
+                await self.websocket.send_text(text)
         except (TimeoutError, WebSocketDisconnect, RuntimeError, OSError) as exc:
             log.info("agent %s: send failed (%s); closing", self.agent_id, type(exc).__name__)
             await self.close(CLOSE_GOING_AWAY, "send failed")
