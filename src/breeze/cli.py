@@ -81,6 +81,7 @@ def server(
         proxy_headers=True,
         forwarded_allow_ips=settings.server.trusted_proxies,
         access_log=False,
+        backlog=settings.server.listen_backlog,
     )
 
 

@@ -49,6 +49,15 @@ class ServerSettings(BaseModel):
     run_worker: bool = Field(
         True, description="Run the background worker loop inside the server (embedded mode)."
     )
+    listen_backlog: int = Field(
+        4096,
+        ge=64,
+        le=65535,
+        description="Connections the kernel queues until the server accepts them. After a "
+        "broadcast every agent connects at once to report; a full queue makes the kernel "
+        "drop them and each agent retries a second or more later. The kernel caps it at "
+        "net.core.somaxconn.",
+    )
     opentelemetry: bool = Field(
         False,
         description="FastAPI's OpenTelemetry spans, metrics and logs for every request, when "
