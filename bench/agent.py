@@ -28,7 +28,7 @@ from bench.content import (
     full_body,
     machine_id,
 )
-from bench.wire import Reply, WireError, request_once
+from bench.wire import Connection, Reply, WireError, request_once
 from breeze_protocol.agent_api import EnrollResponse, HeartbeatResponse
 from breeze_protocol.commands import CommandAck, CommandEnvelope, CommandResult, WsCommand
 from breeze_protocol.signing import verify_envelope
@@ -377,14 +377,27 @@ class Fleet:
         else:
             result = CommandResult(status="failed", error="signature check failed")
         steps.append(("result", result.model_dump_json()))
-        for name, text in steps:
-            try:
-                reply = await self._call(agent, "POST", f"{base}/{name}", text.encode())
-            except NET_ERRORS as exc:
-                self.stats.other[f"{name}_error {type(exc).__name__}"] += 1
-                return
-            ok = reply.status == 204
-            self.stats.other[f"{name}_{'ok' if ok else f'error http {reply.status}'}"] += 1
+        # Ack and result on one keep-alive connection, as the agent's HTTP client
+        # (httpx, transport.py) sends them; two fresh connections per command would make
+        # a broadcast a burst of two connects per agent.
+        conn = Connection(self.host, self.port, agent.local_ip)
+        try:
+            for name, text in steps:
+                try:
+                    reply = await conn.request(
+                        "POST",
+                        f"{base}/{name}",
+                        text.encode(),
+                        agent.beat_headers(),
+                        time_limit=REQUEST_TIMEOUT,
+                    )
+                except NET_ERRORS as exc:
+                    self.stats.other[f"{name}_error {type(exc).__name__}"] += 1
+                    return
+                ok = reply.status == 204
+                self.stats.other[f"{name}_{'ok' if ok else f'error http {reply.status}'}"] += 1
+        finally:
+            await conn.close()
 
     # -- stopping -----------------------------------------------------------------------------
 
