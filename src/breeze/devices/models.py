@@ -11,8 +11,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from breeze.core.tenancy_columns import Tenancy
 from breeze.db.base import Base, IdMixin, TimestampMixin, utcnow
+from breeze.db.sql import ascii_lower
 
 ACTIVE = text("decommissioned_at IS NULL")
+_KEY_MISSING = text("version_key IS NULL AND version IS NOT NULL")
 
 
 class Device(IdMixin, TimestampMixin, Base):
@@ -126,6 +128,14 @@ class DeviceSoftware(IdMixin, Base):
         Index("ix_device_software_device_name", "device_id", "name"),
         # Fleet software titles (name -> distinct devices, versions) as an index-only scan.
         Index("ix_device_software_name_device_version", "name", "device_id", "version"),
+        # Rows the groups sweep still has to give a version_key (only rows stored before
+        # 0004): empty once done, so the sweep's look costs nothing at millions of rows.
+        Index(
+            "ix_device_software_version_key_missing",
+            "id",
+            sqlite_where=_KEY_MISSING,
+            postgresql_where=_KEY_MISSING,
+        ),
     )
 
     device_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
@@ -140,6 +150,17 @@ class DeviceSoftware(IdMixin, Base):
     is_system: Mapped[bool] = mapped_column(default=False)
     source: Mapped[str | None] = mapped_column(String(20), default=None)  # dpkg | rpm | ...
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# "Has this device got package X" as the rule engine asks it (ASCII case folded): one
+# index probe per device. Without it each "software installed/not_installed" leaf read
+# every package row of the device, and the predefined Servers group (nine such leaves)
+# cost ~25 s per evaluation at 5,000 devices.
+Index(
+    "ix_device_software_device_folded_name",
+    DeviceSoftware.device_id,
+    ascii_lower(DeviceSoftware.name),
+)
 
 
 class DeviceInventorySection(Base):

@@ -42,6 +42,7 @@ from sqlalchemy import (
 )
 
 from breeze.core.pagination import escape_like
+from breeze.db.sql import ascii_lower
 from breeze.devices.models import (
     Device,
     DeviceDisk,
@@ -60,7 +61,6 @@ from breeze.groups.fields import (
 )
 from breeze.groups.models import DeviceGroupMember
 from breeze.groups.sql import (
-    ascii_lower,
     json_key_array_contains,
     json_number,
     json_text,

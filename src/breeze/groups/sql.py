@@ -15,9 +15,6 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
-_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-_LOWER = "abcdefghijklmnopqrstuvwxyz"
-
 
 def _parts(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> list[str]:
     return [compiler.process(c, **kw) for c in element.clauses]
@@ -26,25 +23,6 @@ def _parts(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> l
 def _sqlite_path(key_sql: str) -> str:
     # '$."key"' built in SQL from the bound key (keys are [a-z0-9_], checked by the rules).
     return f"('$.\"' || {key_sql} || '\"')"
-
-
-class ascii_lower(FunctionElement[str]):
-    """Lower-cases ASCII letters only: SQLite's lower() does exactly that, PostgreSQL's
-    would also fold other letters by locale, which Python could not reproduce."""
-
-    type = Text()
-    inherit_cache = True
-    name = "ascii_lower"
-
-
-@compiles(ascii_lower)
-def _ascii_lower(element: ascii_lower, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"lower({_parts(element, compiler, **kw)[0]})"
-
-
-@compiles(ascii_lower, "postgresql")
-def _ascii_lower_pg(element: ascii_lower, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"translate({_parts(element, compiler, **kw)[0]}, '{_UPPER}', '{_LOWER}')"
 
 
 class _KeyOf(FunctionElement[Any]):

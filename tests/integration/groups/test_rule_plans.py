@@ -1,0 +1,90 @@
+"""Group rules on software are index probes, not scans of every package of a device.
+
+The predefined Servers group has nine "software not_installed" leaves; evaluated for
+one device after each inventory upload, and for the whole fleet by the sweep every two
+minutes. With a scan per leaf it cost ~25 s per evaluation at 5,000 devices (bench/).
+These tests read the plan of the rule engine's own SQL on the migrated schema, so a
+change to the folded-name expression that the index no longer matches fails here
+(PostgreSQL, the mode for large fleets).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from breeze.db.base import utcnow
+from breeze.db.engine import create_database
+from breeze.db.migrate import upgrade
+from breeze.db.sql import ascii_lower
+from breeze.devices.models import Device, DeviceSoftware
+from breeze.groups.predefined import SERVERS
+from breeze.groups.rules import rule_condition
+from breeze.settings import Settings
+from tests.support.databases import backend, new_database
+
+FOLDED_INDEX = "ix_device_software_device_folded_name"
+
+
+async def _plan(session: AsyncSession, statement: object) -> str:
+    dialect = session.get_bind().dialect
+    sql = str(statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))  # type: ignore[attr-defined]
+    if dialect.name == "postgresql":
+        # Empty tables: take the cheapest plan that uses an index, if one can be used.
+        await session.execute(text("SET LOCAL enable_seqscan = off"))
+        rows = await session.execute(text("EXPLAIN " + sql))
+    else:
+        rows = await session.execute(text("EXPLAIN QUERY PLAN " + sql))
+    return "\n".join(str(r[-1]) for r in rows)
+
+
+async def _plans(url: str, tmp_path: Path) -> tuple[str, str, str]:
+    db = create_database(Settings(database_url=url, data_dir=tmp_path))
+    device_id = uuid.uuid4()
+    try:
+        async with db.read() as session:
+            servers = await _plan(
+                session,
+                select(Device.id).where(
+                    rule_condition(SERVERS, now=utcnow()), Device.id == device_id
+                ),
+            )
+        async with db.read() as session:
+            probe = await _plan(
+                session,
+                select(DeviceSoftware.id).where(
+                    DeviceSoftware.device_id == device_id,
+                    ascii_lower(DeviceSoftware.name) == "openssl",
+                ),
+            )
+        async with db.read() as session:
+            backfill = await _plan(
+                session,
+                select(DeviceSoftware.id, DeviceSoftware.version)
+                .where(DeviceSoftware.version_key.is_(None), DeviceSoftware.version.is_not(None))
+                .limit(5000),
+            )
+        return servers, probe, backfill
+    finally:
+        await db.dispose()
+
+
+def test_software_leaves_and_the_version_key_backfill_use_their_indexes(tmp_path: Path) -> None:
+    database = new_database(tmp_path)
+    try:
+        upgrade(Settings(data_dir=tmp_path, database_url=database.url))
+        servers, probe, backfill = asyncio.run(_plans(database.url, tmp_path))
+    finally:
+        database.drop()
+    assert "ix_device_software_version_key_missing" in backfill, backfill
+    if backend() == "postgresql":
+        assert FOLDED_INDEX in probe, probe
+        assert FOLDED_INDEX in servers, servers
+    else:
+        # Without ANALYZE statistics SQLite's planner prefers the covering
+        # (device_id, name) index; the folded one is there for when it has them.
+        assert "device_software USING" in probe and "INDEX" in probe, probe
