@@ -1,9 +1,10 @@
 """Enrollment: an agent trades an enrollment key for a device and an agent token.
 
-The key's uses are counted with one conditional UPDATE in the enrolling
-transaction, so `max_uses` holds when many agents enroll at once. Re-enrolling a
-machine (same machine_id, same organization, device not decommissioned) replaces
-its token, keeps the device, and creates no duplicate.
+A key with `max_uses` is counted with one conditional UPDATE in the enrolling
+transaction, so the limit holds when many agents enroll at once; a key without one is
+counted right after commit (`count_unlimited_use`), off the enrollment's critical path.
+Re-enrolling a machine (same machine_id, same organization, device not decommissioned)
+replaces its token, keeps the device, and creates no duplicate.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from breeze.audit.actions import record
 from breeze.core.principal import SYSTEM, Actor
 from breeze.core.security import new_token, token_hash
 from breeze.db.base import utcnow
+from breeze.db.engine import Database
 from breeze.devices.models import Device
 from breeze.settings import AgentSettings
 from breeze.tenancy import queries as tenancy
@@ -38,6 +40,7 @@ class Enrolled:
     token: str
     re_enrolled: bool
     came_online: bool  # a re-enrolled device that was offline
+    uncounted_key_id: uuid.UUID | None = None  # count_unlimited_use after commit
 
 
 def new_agent_id() -> str:
@@ -132,7 +135,6 @@ async def do_enroll(
         org = await tenancy.get_org(session, SYSTEM, key.org_id)
     except OrgNotFound:
         raise EnrollmentRefused("The enrollment key's organization no longer exists") from None
-    await _count_use(session, key, now)
     token = new_token(AGENT_TOKEN_PREFIX)
     device = await queries.active_device_for_machine(session, org.id, data.machine_id)
     re_enrolled = device is not None
@@ -165,6 +167,10 @@ async def do_enroll(
         _describe(device, data)
         session.add(device)
     await session.flush()
+    if key.max_uses is not None:
+        # Counted last: the key's row stays locked until COMMIT and every enrollment with
+        # this key queues on it, so the device's own writes are done before it is taken.
+        await _count_use(session, key, now)
     await record(
         session,
         actor=Actor(type="agent", id=device.id, email=None, ip=ip, user_agent=user_agent),
@@ -185,4 +191,20 @@ async def do_enroll(
             "re_enrolled": re_enrolled,
         },
     )
-    return Enrolled(device=device, token=token, re_enrolled=re_enrolled, came_online=came_online)
+    uncounted = key.id if key.max_uses is None else None
+    return Enrolled(device, token, re_enrolled, came_online, uncounted_key_id=uncounted)
+
+
+async def count_unlimited_use(db: Database, key_id: uuid.UUID) -> None:
+    """uses += 1 for a key without max_uses, after the enrollment committed.
+
+    Nothing is enforced by this count, so it is not worth holding the key's row lock for
+    the whole enrolling transaction: a fleet enrolling with one key would queue on that
+    row (the benchmark saw 2.3 s waits at 10 enrollments/s). One statement, own commit."""
+    async with db.write() as uow:
+        await uow.session.execute(
+            update(EnrollmentKey)
+            .where(EnrollmentKey.id == key_id)
+            .values(uses=EnrollmentKey.uses + 1)
+            .execution_options(synchronize_session=False)
+        )

@@ -21,7 +21,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request, Response
 
 from breeze.agents.auth import AgentIdentity, CurrentAgent
-from breeze.agents.enroll import do_enroll
+from breeze.agents.enroll import count_unlimited_use, do_enroll
 from breeze.auth.principals import client_ip
 from breeze.commands.delivery import claim_envelopes
 from breeze.commands.signing import public_key
@@ -82,6 +82,8 @@ async def enroll(request: Request, response: Response, body: EnrollRequest) -> E
             ip=client_ip(request),
             user_agent=request.headers.get("user-agent"),
         )
+    if done.uncounted_key_id is not None:
+        await count_unlimited_use(state.db, done.uncounted_key_id)
     device = done.device
     change = PresenceChange(device.id, device.org_id, device.partner_id, device.last_seen_at)
     await _publish(state.bus, "device.enrolled", {**change.event(), "agent_id": device.agent_id})

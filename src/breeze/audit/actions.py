@@ -39,6 +39,9 @@ async def record(
     """
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
+        # The caller's pending writes go out first: the lock is held until COMMIT and
+        # every audited write in the system waits for it, so nothing else runs under it.
+        await session.flush()
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK_KEY})
     last = (
         await session.execute(
