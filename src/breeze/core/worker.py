@@ -64,8 +64,9 @@ def all_tasks() -> list[PeriodicTask]:
     """Every domain's periodic tasks."""
     from breeze.agents.tasks import TASKS as agent_tasks
     from breeze.commands.tasks import TASKS as command_tasks
+    from breeze.db.tasks import TASKS as db_tasks
     from breeze.groups.tasks import TASKS as group_tasks
     from breeze.mail.tasks import TASKS as mail_tasks
     from breeze.metrics.tasks import TASKS as metric_tasks
 
-    return [*mail_tasks, *agent_tasks, *metric_tasks, *command_tasks, *group_tasks]
+    return [*mail_tasks, *agent_tasks, *metric_tasks, *command_tasks, *group_tasks, *db_tasks]
