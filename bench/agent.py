@@ -29,6 +29,7 @@ from bench.content import (
     machine_id,
 )
 from bench.wire import Connection, Reply, WireError, request_once
+from breeze_agent.ws import PING_INTERVAL, PING_TIMEOUT
 from breeze_protocol.agent_api import EnrollResponse, HeartbeatResponse
 from breeze_protocol.commands import CommandAck, CommandEnvelope, CommandResult, WsCommand
 from breeze_protocol.signing import verify_envelope
@@ -321,8 +322,8 @@ class Fleet:
                     url,
                     additional_headers={"Authorization": f"Bearer {agent.token}"},
                     open_timeout=15,
-                    ping_interval=20,
-                    ping_timeout=20,
+                    ping_interval=PING_INTERVAL,  # as the real agent
+                    ping_timeout=PING_TIMEOUT,
                     close_timeout=5,
                     max_size=16 * 1_048_576,
                     local_addr=(agent.local_ip, 0),

@@ -67,22 +67,16 @@ def server(
 
     from breeze.app import create_app
     from breeze.ops.gc import tune_for_server
+    from breeze.ops.serving import uvicorn_options
 
     settings = get_settings()
     _refuse_unsafe(settings)
     _logging(settings)
     asgi_app = create_app(settings)
     tune_for_server()  # after the app is built: its objects are frozen
-    uvicorn.run(
-        asgi_app,
-        host=host or settings.server.host,
-        port=port or settings.server.port,
-        log_level=settings.log_level,
-        proxy_headers=True,
-        forwarded_allow_ips=settings.server.trusted_proxies,
-        access_log=False,
-        backlog=settings.server.listen_backlog,
-    )
+    options = uvicorn_options(settings)
+    options.update({k: v for k, v in (("host", host), ("port", port)) if v})
+    uvicorn.run(asgi_app, **options)
 
 
 @app.command()

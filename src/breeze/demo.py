@@ -292,16 +292,12 @@ def serve(
     import uvicorn
 
     from breeze.app import create_app
+    from breeze.ops.gc import tune_for_server
+    from breeze.ops.serving import uvicorn_options
 
-    config = uvicorn.Config(
-        create_app(settings),
-        host=settings.server.host,
-        port=port,
-        log_level=settings.log_level,
-        proxy_headers=True,
-        forwarded_allow_ips=settings.server.trusted_proxies,
-        access_log=False,
-    )
+    asgi_app = create_app(settings)
+    tune_for_server()  # as `breeze server`: after the app is built, its objects frozen
+    config = uvicorn.Config(asgi_app, **{**uvicorn_options(settings), "port": port})
     server = uvicorn.Server(config)
     agent = LocalAgent(settings, local_server_url(settings.server.host, port), say)
     # uvicorn re-raises the signal that stopped it once it is done: make SIGTERM an

@@ -58,6 +58,15 @@ class ServerSettings(BaseModel):
         "drop them and each agent retries a second or more later. The kernel caps it at "
         "net.core.somaxconn.",
     )
+    ws_ping_interval_seconds: float = Field(
+        60.0,
+        ge=5,
+        le=3600,
+        description="How often the server pings each open WebSocket to find dead peers. "
+        "Agents ping the server every 30 s themselves (that is how they notice a dead "
+        "server), so this only reclaims sockets of agents that vanished; presence comes "
+        "from heartbeats, not from the socket. Every ping is a frame each way per agent.",
+    )
     opentelemetry: bool = Field(
         False,
         description="FastAPI's OpenTelemetry spans, metrics and logs for every request, when "

@@ -47,7 +47,9 @@ log = logging.getLogger("breeze_agent.ws")
 ENV_WEBSOCKET = "BREEZE_AGENT_WEBSOCKET"
 CLOSE_REVOKED = 4401
 CLOSE_REPLACED = 4000
-PING_INTERVAL = 20.0
+# The agent's pings are how it notices a dead server (and keep NAT state warm); the
+# server pings far less often (server.ws_ping_interval_seconds).
+PING_INTERVAL = 30.0
 PING_TIMEOUT = 20.0
 OPEN_TIMEOUT = 15.0
 SEND_TIMEOUT = 10.0
