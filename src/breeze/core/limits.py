@@ -68,7 +68,11 @@ async def _refuse_nul(scope: Scope, receive: Receive, send: Send, field: str | N
 def _has_nul(content_type: bytes, body: bytes) -> bool:
     """NUL in a JSON or form body (binary uploads may carry any byte)."""
     if b"json" in content_type:
-        return b"\x00" in body or _NUL_JSON.search(body) is not None
+        if b"\x00" in body:
+            return True
+        # The substring test first: the regex (which skips escaped backslashes) took
+        # 1.7 ms on a 20 KB inventory where the test takes 10 us.
+        return b"\\u0000" in body and _NUL_JSON.search(body) is not None
     if content_type.startswith(b"application/x-www-form-urlencoded"):
         return _NUL_QUERY.search(body) is not None
     return False
