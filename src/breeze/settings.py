@@ -67,6 +67,13 @@ class ServerSettings(BaseModel):
         "server), so this only reclaims sockets of agents that vanished; presence comes "
         "from heartbeats, not from the socket. Every ping is a frame each way per agent.",
     )
+    ws_compression: bool = Field(
+        False,
+        description="Offer per-message deflate on WebSockets (agents and browsers). Off: "
+        "agent frames are small JSON, and compressing each one costs CPU on both ends and "
+        "a compression context per open socket; a broadcast to thousands of agents spent "
+        "more time compressing than sending.",
+    )
     opentelemetry: bool = Field(
         False,
         description="FastAPI's OpenTelemetry spans, metrics and logs for every request, when "

@@ -22,4 +22,5 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "backlog": server.listen_backlog,
         "ws_ping_interval": server.ws_ping_interval_seconds,
         "ws_ping_timeout": WS_PING_TIMEOUT_SECONDS,
+        "ws_per_message_deflate": server.ws_compression,
     }

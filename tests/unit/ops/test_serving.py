@@ -19,6 +19,9 @@ def test_options_follow_the_server_settings(tmp_path: Path) -> None:
     assert options["ws_ping_interval"] == 45
     assert options["ws_ping_timeout"] == WS_PING_TIMEOUT_SECONDS
     assert options["access_log"] is False and options["proxy_headers"] is True
+    assert options["ws_per_message_deflate"] is False  # small agent frames: not worth it
+    on = Settings(data_dir=tmp_path, server={"ws_compression": True})
+    assert uvicorn_options(on)["ws_per_message_deflate"] is True
 
 
 def test_the_default_ping_is_rarer_than_the_agents(tmp_path: Path) -> None:
