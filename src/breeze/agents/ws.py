@@ -16,13 +16,16 @@ never a command.
   open time); a replica holding an *older* connection of that agent closes it. Older is
   decided by (open time, connection id), so two simultaneous connects on two replicas
   still end with exactly one survivor.
-* Liveness: uvicorn's protocol pings (every 20 s, 20 s to answer) drop dead peers.
+* Liveness: uvicorn's protocol pings (``server.ws_ping_interval_seconds``, 30 s to
+  answer) drop dead peers; agents ping every 30 s themselves. Frames are not compressed
+  unless ``server.ws_compression`` is on.
 * Delivery: each connection has one delivery task, woken on connect and on every
-  ``agent.commands`` event for its agent; wake-ups coalesce. The claims of every
-  connection woken at about the same time are made together (``ClaimBatcher`` →
-  ``commands.delivery.claim_envelopes_for``: one read and one short write transaction,
-  which claims each pending command exactly once across processes), so a broadcast to a
-  thousand agents is a few statements; then each task sends its own envelopes, with no
+  ``agent.commands`` event for its agent (a broadcast's events come a few hundred to a
+  bus message); wake-ups coalesce. The claims of every connection woken at about the
+  same time are made together (``ClaimBatcher`` → ``commands.delivery.claim_envelopes_for``:
+  one read and one short write transaction, which claims each pending command exactly
+  once across processes, then signatures in threads), so a broadcast to ten thousand
+  agents is a few statements; then every task sends its own envelopes at once, with no
   transaction open while the socket is awaited.
 * The hub holds ONE bus subscription per process (``agent.commands``,
   ``agent.ws.connected``, ``device.decommissioned``), started by this router's lifespan.
@@ -49,6 +52,7 @@ from pydantic import ValidationError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from breeze.agents.auth import AGENT_TOKEN_PREFIX, TokenOwner, token_lookup
+from breeze.commands.events import unpack
 from breeze.core.errors import BreezeError
 from breeze.core.security import token_hash
 from breeze.core.state import AppState
@@ -68,7 +72,7 @@ CLOSE_TRY_AGAIN = 1013
 SEND_TIMEOUT = 10.0  # a peer that cannot take a frame in this long is dropped
 SUBSCRIBE_WAIT = 5.0  # how long startup waits for the bus subscription
 MAX_LOGGED_BAD_FRAMES = 5  # per connection; a misbehaving agent cannot flood the log
-CLAIM_BATCH_DEVICES = 5_000  # devices whose commands one claim transaction hands out
+CLAIM_BATCH_DEVICES = 10_000  # devices whose commands one claim transaction hands out
 
 CONNECTED = Gauge("breeze_agent_websockets", "Agent WebSockets open on this server process")
 PUSHED = Counter("breeze_agent_ws_commands_pushed_total", "Command envelopes sent over WebSockets")
@@ -133,30 +137,35 @@ class ClaimBatcher:
         return await future
 
     async def _run(self) -> None:
-        from breeze.commands.delivery import claim_envelopes_for
-
         await asyncio.sleep(0)  # let wake-ups of the same broadcast join this batch
         while self._waiting:
             batch = dict(list(self._waiting.items())[: self.max_batch])
             for device_id in batch:
                 del self._waiting[device_id]
-            try:
-                claimed = await claim_envelopes_for(
-                    self.state, {d: agent for d, (agent, _) in batch.items()}
-                )
-            except Exception as exc:
-                for _agent, futures in batch.values():
-                    for future in futures:
-                        if not future.done():
-                            future.set_exception(exc)
-                continue
-            for device_id, (_agent, futures) in batch.items():
-                # Two waiters for one device (a reconnect): the envelopes go out once.
-                envelopes = claimed.get(device_id, [])
+            await self._claim(batch)
+
+    async def _claim(
+        self, batch: dict[uuid.UUID, tuple[str, list[asyncio.Future[list[Any]]]]]
+    ) -> None:
+        from breeze.commands.delivery import claim_envelopes_for
+
+        agents = {d: agent for d, (agent, _) in batch.items()}
+        try:
+            claimed = await claim_envelopes_for(self.state, agents)
+        except Exception as exc:
+            for _agent, futures in batch.values():
                 for future in futures:
                     if not future.done():
-                        future.set_result(envelopes)
-                        envelopes = []
+                        future.set_exception(exc)
+            return
+        # All at once: the sockets send together, before their agents' acknowledgements
+        # (a request each) start to compete for the loop.
+        for device_id, (_agent, futures) in batch.items():
+            envelopes = claimed.get(device_id, [])
+            for future in futures:  # two waiters (a reconnect): the envelopes go out once
+                if not future.done():
+                    future.set_result(envelopes)
+                    envelopes = []
 
 
 class AgentHub:
@@ -214,7 +223,11 @@ class AgentHub:
                 log.exception("agent hub: bus subscription failed; subscribing again")
                 await asyncio.sleep(1.0)
 
-    def on_event(self, topic: str, event: dict[str, Any]) -> None:
+    def on_event(self, topic: str, message: dict[str, Any]) -> None:
+        for event in unpack(message):
+            self._on_one_event(topic, event)
+
+    def _on_one_event(self, topic: str, event: dict[str, Any]) -> None:
         agent_id = event.get("agent_id")
         conn = self.local.get(agent_id) if isinstance(agent_id, str) else None
         if conn is None:

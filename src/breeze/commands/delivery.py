@@ -13,13 +13,14 @@ command is byte-identical to its first delivery and the agent recognises it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import ColumnElement, and_, exists, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, exists, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,7 +40,7 @@ from breeze.core.state import AppState
 from breeze.db.base import utcnow
 from breeze.db.sql import one_of
 from breeze_protocol.commands import CommandEnvelope, OutputChunk
-from breeze_protocol.signing import sign_envelope
+from breeze_protocol.signing import sign_built
 
 log = logging.getLogger("breeze.commands")
 SelectT = TypeVar("SelectT")
@@ -59,17 +60,49 @@ def _unix(value: Any) -> int:
     return int(value.timestamp())
 
 
-def envelope_of(key: Ed25519PrivateKey, cmd: DeviceCommand, agent_id: str) -> CommandEnvelope:
+# What an envelope and a status event are made of: a claim returns these columns, not
+# whole ORM objects (a broadcast claims thousands at once).
+CLAIMED_COLUMNS = (
+    DeviceCommand.id,
+    DeviceCommand.device_id,
+    DeviceCommand.batch_id,
+    DeviceCommand.partner_id,
+    DeviceCommand.org_id,
+    DeviceCommand.type,
+    DeviceCommand.payload,
+    DeviceCommand.nonce,
+    DeviceCommand.created_at,
+    DeviceCommand.expires_at,
+)
+SIGN_IN_THREAD = 16  # envelopes signed off the event loop when a claim hands out more
+SIGN_THREADS = 2  # threads a large claim is signed in
+
+
+class Claimed(Protocol):
+    """A claimed command as far as its envelope needs it (a row of CLAIMED_COLUMNS or a
+    DeviceCommand)."""
+
+    id: uuid.UUID
+    type: str
+    payload: Any
+    nonce: str
+    created_at: Any
+    expires_at: Any
+
+
+def envelope_of(key: Ed25519PrivateKey, cmd: Claimed, agent_id: str) -> CommandEnvelope:
     """The signed envelope of a command (identical on every delivery)."""
-    return sign_envelope(
+    return sign_built(
         key,
-        id=str(cmd.id),
-        agent_id=agent_id,
-        type=cmd.type,
-        payload=cmd.payload,
-        issued_at=_unix(cmd.created_at),
-        expires_at=_unix(cmd.expires_at),
-        nonce=cmd.nonce,
+        {
+            "id": str(cmd.id),
+            "agent_id": agent_id,
+            "type": cmd.type,
+            "payload": cmd.payload,
+            "issued_at": _unix(cmd.created_at),
+            "expires_at": _unix(cmd.expires_at),
+            "nonce": cmd.nonce,
+        },
     )
 
 
@@ -80,15 +113,17 @@ def cancel_envelope_of(
     it (every beat until the agent reports) gives the same envelope."""
     assert cmd.cancel_requested_at is not None
     issued = _unix(cmd.cancel_requested_at)
-    return sign_envelope(
+    return sign_built(
         key,
-        id=str(uuid.uuid5(cmd.id, "cancel")),
-        agent_id=agent_id,
-        type="cancel",
-        payload={"command_id": str(cmd.id)},
-        issued_at=issued,
-        expires_at=issued + CANCEL_EXPIRY_SECONDS,
-        nonce=f"cancel-{cmd.nonce}",
+        {
+            "id": str(uuid.uuid5(cmd.id, "cancel")),
+            "agent_id": agent_id,
+            "type": "cancel",
+            "payload": {"command_id": str(cmd.id)},
+            "issued_at": issued,
+            "expires_at": issued + CANCEL_EXPIRY_SECONDS,
+            "nonce": f"cancel-{cmd.nonce}",
+        },
     )
 
 
@@ -129,8 +164,43 @@ async def claim_envelopes_for(
     if not agents:
         return {}
     now = utcnow()
-    devices = list(agents)
-    # One read first: most beats find nothing and must not queue for the write lock.
+    due, cancels = await _open_work(state, list(agents), now)
+    claimed = await _claim_due(state, due, now) if due else []
+    await events.publish_many(
+        events.COMMAND_STATUS, [_sent_event(row) for row in claimed], state.bus
+    )
+    key = private_key(state.settings)  # once: finding it resolves a path on disk
+    out: dict[uuid.UUID, list[CommandEnvelope]] = {d: [] for d in agents}
+    for row, envelope in zip(claimed, await _sign(key, claimed, agents), strict=True):
+        out[row.device_id].append(envelope)
+    for cmd in cancels:
+        out[cmd.device_id].append(cancel_envelope_of(key, cmd, agents[cmd.device_id]))
+    return out
+
+
+async def _sign(
+    key: Ed25519PrivateKey, rows: Sequence[Any], agents: dict[uuid.UUID, str]
+) -> list[CommandEnvelope]:
+    """The envelopes of claimed rows, in order. Many are signed in threads: the signature
+    releases the GIL, so a broadcast's thousands of signatures use both cores and never
+    stall the event loop (heartbeats keep being answered)."""
+    if len(rows) <= SIGN_IN_THREAD:
+        return _sign_all(key, rows, agents)
+    step = -(-len(rows) // SIGN_THREADS)
+    parts = await asyncio.gather(
+        *(
+            asyncio.to_thread(_sign_all, key, rows[i : i + step], agents)
+            for i in range(0, len(rows), step)
+        )
+    )
+    return [envelope for part in parts for envelope in part]
+
+
+async def _open_work(
+    state: AppState, devices: list[uuid.UUID], now: Any
+) -> tuple[list[uuid.UUID], list[DeviceCommand]]:
+    """(devices with due pending commands, commands whose cancel is to be repeated). A
+    read, so the many beats that find nothing never queue for the write lock."""
     async with state.db.read() as s:
         open_rows = (
             await s.execute(
@@ -144,32 +214,27 @@ async def claim_envelopes_for(
         ).all()
         due = sorted({row.device_id for row in open_rows if row.status == PENDING})
         cancel_ids = [row.id for row in open_rows if row.status != PENDING]
-        cancels = (
-            list(
-                (
-                    await s.execute(
-                        select(DeviceCommand)
-                        .where(one_of(s, DeviceCommand.id, cancel_ids))
-                        .order_by(DeviceCommand.cancel_requested_at)
-                    )
-                ).scalars()
-            )
-            if cancel_ids
-            else []
+        if not cancel_ids:
+            return due, []
+        cancels = await s.scalars(
+            select(DeviceCommand)
+            .where(one_of(s, DeviceCommand.id, cancel_ids))
+            .order_by(DeviceCommand.cancel_requested_at)
         )
-    claimed = await _claim_due(state, due, now) if due else []
-    for cmd in claimed:
-        await events.publish(events.COMMAND_STATUS, events.status_event(cmd), state.bus)
-    out: dict[uuid.UUID, list[CommandEnvelope]] = {d: [] for d in devices}
-    key = private_key(state.settings)  # once: finding it resolves a path on disk
-    for cmd in claimed:
-        out[cmd.device_id].append(envelope_of(key, cmd, agents[cmd.device_id]))
-    for cmd in cancels:
-        out[cmd.device_id].append(cancel_envelope_of(key, cmd, agents[cmd.device_id]))
-    return out
+        return due, list(cancels)
 
 
-async def _claim_due(state: AppState, devices: list[uuid.UUID], now: Any) -> list[DeviceCommand]:
+def _sign_all(
+    key: Ed25519PrivateKey, claimed: Sequence[Any], agents: dict[uuid.UUID, str]
+) -> list[CommandEnvelope]:
+    return [envelope_of(key, row, agents[row.device_id]) for row in claimed]
+
+
+def _sent_event(row: Any) -> dict[str, Any]:
+    return events.status_of({**row._mapping, "status": SENT})
+
+
+async def _claim_due(state: AppState, devices: list[uuid.UUID], now: Any) -> list[Any]:
     """Claim (pending → sent) the due commands of these devices, oldest first; rows another
     claimer holds are skipped, and a row someone else claimed first is not returned."""
     async with state.db.write() as uow:
@@ -183,19 +248,19 @@ async def _claim_due(state: AppState, devices: list[uuid.UUID], now: Any) -> lis
         ids = list((await s.execute(lock_skipping(pick, s))).scalars())
         if not ids:
             return []
-        won = await s.scalars(
-            update(DeviceCommand)
-            .where(one_of(s, DeviceCommand.id, ids), DeviceCommand.status == PENDING)
+        table = cast(Table, DeviceCommand.__table__)
+        won = await s.execute(
+            update(table)  # Core: rows of CLAIMED_COLUMNS, not ORM objects
+            .where(one_of(s, table.c.id, ids), table.c.status == PENDING)
             .values(
                 status=SENT,
                 sent_at=now,
-                delivery_count=DeviceCommand.delivery_count + 1,
+                delivery_count=table.c.delivery_count + 1,
                 updated_at=now,
             )
-            .returning(DeviceCommand)
-            .execution_options(synchronize_session=False, populate_existing=True)
+            .returning(*CLAIMED_COLUMNS)
         )
-        return sorted(won, key=lambda cmd: (cmd.created_at, cmd.id))
+        return sorted(won.all(), key=lambda row: (row.created_at, row.id))
 
 
 def secret_values(cmd: DeviceCommand) -> list[str]:

@@ -109,10 +109,8 @@ async def sweep_commands(state: AppState) -> SweepReport:
                 )
                 report.timed_out += 1
             report.statuses.append(events.status_event(cmd))
-    for event in report.statuses:
-        await events.publish(events.COMMAND_STATUS, event, state.bus)
-    for event in report.agents.values():
-        await events.publish(events.AGENT_COMMANDS, event, state.bus)
+    await events.publish_many(events.COMMAND_STATUS, report.statuses, state.bus)
+    await events.publish_many(events.AGENT_COMMANDS, list(report.agents.values()), state.bus)
     return report
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Text, any_, bindparam
+from sqlalchemy import JSON, ColumnElement, Table, Text, any_, bindparam, insert
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
@@ -26,6 +27,24 @@ def one_of(session: AsyncSession, column: Any, values: Iterable[Any]) -> ColumnE
         array = bindparam(None, items, type_=ARRAY(column.type))
         return column == any_(array)  # type: ignore[no-any-return]
     return column.in_(items)  # type: ignore[no-any-return]
+
+
+async def insert_many(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert `rows` (every row with the same columns) in the session's transaction. On
+    PostgreSQL it is one COPY: a script batch for ten thousand devices is a fraction of
+    the executemany's time, on the database and in Python (no per-row bind processing).
+    JSON columns are written as the JSON text SQLAlchemy would have sent."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name != "postgresql":
+        await session.execute(insert(table), list(rows))
+        return
+    names = list(rows[0])
+    as_json = {c.name for c in table.columns if isinstance(c.type, JSON)}
+    records = [tuple(json.dumps(row[n]) if n in as_json else row[n] for n in names) for row in rows]
+    connection = await (await session.connection()).get_raw_connection()
+    copy = connection.driver_connection.copy_records_to_table  # type: ignore[union-attr]
+    await copy(table.name, records=records, columns=names, schema_name=table.schema)
 
 
 class ascii_lower(FunctionElement[str]):

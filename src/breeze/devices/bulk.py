@@ -183,7 +183,7 @@ async def _run_script(
         audit=False,  # the bulk action's one audit row carries the per-device results
     )
     results += [
-        BulkDeviceResult(device_id=c.device_id, ok=True, execution_id=c.id)
+        BulkDeviceResult(device_id=c["device_id"], ok=True, execution_id=c["id"])
         for c in launched.commands
     ]
     results += [

@@ -19,6 +19,7 @@ from typing import Any
 
 from prometheus_client import Gauge
 
+from breeze.commands.events import unpack
 from breeze.core.state import AppState
 
 log = logging.getLogger("breeze.live")
@@ -85,7 +86,11 @@ class LiveHub:
                 if not group:
                     del self._listeners[key]
 
-    def dispatch(self, topic: str, event: dict[str, Any]) -> None:
+    def dispatch(self, topic: str, message: dict[str, Any]) -> None:
+        for event in unpack(message):
+            self._dispatch_one(topic, event)
+
+    def _dispatch_one(self, topic: str, event: dict[str, Any]) -> None:
         keys = {event.get("command_id")}
         if topic == TOPIC_STATUS:
             keys.add(event.get("batch_id"))

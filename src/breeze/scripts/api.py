@@ -100,7 +100,7 @@ async def _answer(s: AsyncSession, launched: execution.Launched) -> ExecuteOut:
     (batch,) = await queries.batch_views(s, [launched.batch])
     return ExecuteOut(
         batch=batch,
-        executions=await queries.execution_views(s, launched.commands),
+        executions=queries.queued_views(launched.batch, launched.commands, launched.device_names),
         skipped=launched.skipped,
     )
 

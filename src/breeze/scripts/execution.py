@@ -53,9 +53,12 @@ EXECUTE = ("scripts:execute", "devices:execute")
 
 @dataclass
 class Launched:
+    """A batch just queued: its rows as written (column → value), for the answer."""
+
     batch: ScriptBatch
-    commands: list[DeviceCommand]
+    commands: list[dict[str, Any]]
     skipped: list[SkippedDevice]
+    device_names: dict[uuid.UUID, str]
 
 
 def _name(device: Device) -> str:
@@ -225,27 +228,21 @@ async def _launch(
         "max_output_bytes": settings.commands.max_output_bytes,
         "script_id": str(script_id),
     }
-    launched = [
-        await commands.do_queue_command(
-            uow,
-            actor=actor,
-            device=device,
-            type="script",
-            payload=payload,
-            settings=settings,
-            timeout_seconds=timeout_seconds,
-            script_id=script_id,
-            script_version=version,
-            batch_id=batch.id,
-            secret_names=secrets,
-            rerun_of=rerun_of,
-            permission="scripts:execute",
-            audit=False,
-            add=False,
-        )
-        for device in devices
-    ]
-    await commands.insert_commands(uow.session, launched)  # the whole batch, one statement
+    launched = await commands.queue_batch(
+        uow,
+        actor=actor,
+        devices=devices,
+        type="script",
+        payload=payload,
+        settings=settings,
+        timeout_seconds=timeout_seconds,
+        script_id=script_id,
+        script_version=version,
+        batch_id=batch.id,
+        secret_names=secrets,
+        rerun_of=rerun_of,
+        permission="scripts:execute",
+    )
     details: dict[str, Any] = {
         "batch_id": str(batch.id),
         "version": version,
@@ -258,8 +255,9 @@ async def _launch(
     }
     if rerun_of is not None:
         details["rerun_of"] = str(rerun_of)
+    names = {d.id: _name(d) for d in devices}
     if not audit:  # the caller's own audit row covers it (bulk actions)
-        return Launched(batch, launched, skipped)
+        return Launched(batch, launched, skipped, names)
     await record(
         uow.session,
         actor=actor.actor,
@@ -271,7 +269,7 @@ async def _launch(
         org_id=batch.org_id,
         details=details,
     )
-    return Launched(batch, launched, skipped)
+    return Launched(batch, launched, skipped, names)
 
 
 async def do_execute_script(

@@ -193,6 +193,21 @@ async def execution_views(
     return [ExecutionOut(**_execution_fields(c, scripts, devices)) for c in cmds]
 
 
+def queued_views(
+    batch: ScriptBatch, rows: Sequence[dict[str, Any]], device_names: dict[uuid.UUID, str]
+) -> list[ExecutionOut]:
+    """The executions of a batch just queued, from the rows as written: no read back, and
+    no validation of values the server made itself (a batch may hold ten thousand)."""
+    unset: dict[str, Any] = dict.fromkeys(EXECUTION_FIELDS)
+    views = []
+    for row in rows:
+        fields = unset | {k: v for k, v in row.items() if k in unset}
+        fields["script_name"] = batch.script_name
+        fields["device_name"] = device_names.get(row["device_id"])
+        views.append(ExecutionOut.model_construct(**fields))
+    return views
+
+
 async def execution_detail(session: AsyncSession, cmd: DeviceCommand) -> ExecutionDetail:
     scripts = await script_names(session, [cmd.script_id])
     devices = await device_names(session, [cmd.device_id])

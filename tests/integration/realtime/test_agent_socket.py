@@ -13,6 +13,9 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from breeze.commands.delivery import SIGN_IN_THREAD
+from breeze_protocol.commands import CommandEnvelope
+from breeze_protocol.signing import verify_envelope
 from tests.factories import Tenant, ok
 from tests.integration.agents.helpers import enroll
 from tests.integration.realtime.conftest import (
@@ -71,6 +74,9 @@ async def test_command_is_pushed_when_queued_and_waiting_ones_on_connect(
     agent = await asyncio.to_thread(enroll_agent, admin, tenant)
     waiting = [await asyncio.to_thread(queue_command, admin, agent.device_id) for _ in range(2)]
     async with await open_socket(server, agent) as ws:
+        # The client offers per-message deflate; the server declines it (server.ws_compression).
+        assert ws.response is not None
+        assert "Sec-WebSocket-Extensions" not in ws.response.headers
         got = [command_frame(await asyncio.wait_for(ws.recv(), PUSH_WITHIN)) for _ in waiting]
         assert [f["command"]["id"] for f in got] == [c["id"] for c in waiting]  # oldest first
         assert all(f["command"]["agent_id"] == agent.agent_id for f in got)
@@ -91,8 +97,9 @@ async def test_command_is_pushed_when_queued_and_waiting_ones_on_connect(
 async def test_a_broadcast_reaches_every_connected_agent_exactly_once(
     server: LiveServer, admin: httpx.Client, tenant: Tenant
 ) -> None:
-    """One execute on many devices: their claims are made together (one batch), and every
-    socket gets its own command once, signed for its own agent."""
+    """One execute on many devices: their claims are made together (one batch), signed in
+    threads (more agents than are signed on the loop), and every socket gets its own
+    command once, signed for its own agent by the server's key."""
     key = ok(
         await asyncio.to_thread(
             admin.post,
@@ -101,7 +108,9 @@ async def test_a_broadcast_reaches_every_connected_agent_exactly_once(
         ),
         201,
     )["key"]
-    agents = [await asyncio.to_thread(enroll_agent_with_key, server.url, key) for _ in range(12)]
+    count = SIGN_IN_THREAD * 2 + 1  # an odd count: the threads' shares differ
+    agents = [await asyncio.to_thread(enroll_agent_with_key, server.url, key) for _ in range(count)]
+    public_key = agents[0].config["command_public_key"]
     sockets = [await open_socket(server, agent) for agent in agents]
     try:
         script = ok(
@@ -126,9 +135,13 @@ async def test_a_broadcast_reaches_every_connected_agent_exactly_once(
             ),
             201,
         )
+        execution_of = {e["device_id"]: e["id"] for e in batch["executions"]}
         for agent, ws in zip(agents, sockets, strict=True):
             frame = command_frame(await asyncio.wait_for(ws.recv(), PUSH_WITHIN * 3))
-            assert frame["command"]["agent_id"] == agent.agent_id
+            envelope = CommandEnvelope.model_validate(frame["command"])
+            assert envelope.agent_id == agent.agent_id
+            assert envelope.id == execution_of[agent.device_id]
+            assert verify_envelope(public_key, envelope)
             with contextlib.suppress(TimeoutError):  # nothing more may come
                 extra = await asyncio.wait_for(ws.recv(), 0.3)
                 raise AssertionError(f"a second frame reached {agent.agent_id}: {extra!r}")
