@@ -27,6 +27,7 @@ from breeze.core.principal import SYSTEM, Actor
 from breeze.core.security import new_token, token_hash
 from breeze.db.base import utcnow
 from breeze.db.engine import Database
+from breeze.db.sql import is_postgresql
 from breeze.devices.models import Device
 from breeze.settings import AgentSettings
 from breeze.tenancy import queries as tenancy
@@ -89,7 +90,7 @@ async def _check_limits(session: AsyncSession, org: Organization) -> None:
     partner: Partner = await tenancy.get_partner(session, SYSTEM, org.partner_id)
     if partner.max_devices is None and org.max_devices is None:
         return
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         # Serialise enrollments of this partner so two cannot both take the last seat.
         await session.execute(
             text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(partner.id)}

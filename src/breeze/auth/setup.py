@@ -15,6 +15,7 @@ from breeze.auth.actions import Issued, open_session
 from breeze.auth.errors import AlreadySetUp
 from breeze.core.principal import Actor
 from breeze.core.state import AppState
+from breeze.db.sql import is_postgresql
 from breeze.users.bootstrap import add_platform_admin
 from breeze.users.queries import any_user_exists
 
@@ -35,7 +36,7 @@ async def do_first_run_setup(
     name: str,
 ) -> Issued:
     """Create the first platform administrator and open a console session for them."""
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         # Two visitors racing through set-up: the second waits, then finds an account.
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SETUP_LOCK_KEY})
     if not await needs_setup(session):

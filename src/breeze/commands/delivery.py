@@ -38,7 +38,7 @@ from breeze.commands.schemas import SECRET_MASK
 from breeze.commands.signing import private_key
 from breeze.core.state import AppState
 from breeze.db.base import utcnow
-from breeze.db.sql import one_of
+from breeze.db.sql import is_postgresql, one_of
 from breeze_protocol.commands import CommandEnvelope, OutputChunk
 from breeze_protocol.signing import sign_built
 
@@ -51,7 +51,7 @@ CANCEL_EXPIRY_SECONDS = 86_400
 def lock_skipping(stmt: SelectT, session: AsyncSession, *of: Any) -> SelectT:
     """The dialect seam: on PostgreSQL lock the selected rows, skipping rows another
     transaction holds; SQLite's single writer makes it unnecessary there."""
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         return stmt.with_for_update(skip_locked=True, of=list(of) or None)  # type: ignore[attr-defined,no-any-return]
     return stmt
 

@@ -17,13 +17,18 @@ _UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _LOWER = "abcdefghijklmnopqrstuvwxyz"
 
 
+def is_postgresql(session: AsyncSession) -> bool:
+    """The dialect seam's one question: PostgreSQL (else SQLite)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def one_of(session: AsyncSession, column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
     """`column IN (values)`. On PostgreSQL it is `column = ANY(:array)`: one SQL text
     whatever the number of values, so asyncpg prepares it once, where an IN list is a new
     statement (a prepare round trip and a plan) for every length. Hot batched lookups
     (agent tokens, command claims, heartbeat flushes) use it."""
     items = list(values)
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         array = bindparam(None, items, type_=ARRAY(column.type))
         return column == any_(array)  # type: ignore[no-any-return]
     return column.in_(items)  # type: ignore[no-any-return]
@@ -36,7 +41,7 @@ async def insert_many(session: AsyncSession, table: Table, rows: Sequence[dict[s
     JSON columns are written as the JSON text SQLAlchemy would have sent."""
     if not rows:
         return
-    if session.get_bind().dialect.name != "postgresql":
+    if not is_postgresql(session):
         await session.execute(insert(table), list(rows))
         return
     names = list(rows[0])

@@ -19,7 +19,7 @@ from typing import Any, Protocol, cast
 from sqlalchemy import ColumnElement, Table, bindparam, func, literal, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from breeze.db.sql import one_of
+from breeze.db.sql import is_postgresql, one_of
 from breeze.devices.models import Device
 
 ONLINE = "online"
@@ -120,7 +120,7 @@ async def apply_heartbeats(session: AsyncSession, beats: Sequence[SeenBeat]) -> 
 def _silent_too_long(session: AsyncSession, now: datetime, missed: int) -> ColumnElement[bool]:
     """last_seen_at < now - missed x the device's own heartbeat interval."""
     seconds = Device.heartbeat_interval_seconds * missed
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         limit = literal(now, Device.last_seen_at.type) - func.make_interval(
             0, 0, 0, 0, 0, 0, seconds
         )

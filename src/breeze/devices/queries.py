@@ -14,6 +14,7 @@ from breeze.core.errors import InvalidInput
 from breeze.core.pagination import Filter, ListParams, ListSpec, escape_like, paginate
 from breeze.core.principal import Principal, fetch_visible, restrict
 from breeze.db.base import utcnow
+from breeze.db.sql import is_postgresql
 from breeze.devices.errors import DeviceNotFound
 from breeze.devices.filters import (
     CUSTOM_FIELD_HELP,
@@ -203,7 +204,7 @@ async def tag_counts(
     session: AsyncSession, principal: Principal, org_ids: list[uuid.UUID]
 ) -> list[tuple[str, int]]:
     """The tags on live devices in reach, with how many devices carry each."""
-    fn = "jsonb_array_elements_text" if session.get_bind().dialect.name == "postgresql" else None
+    fn = "jsonb_array_elements_text" if is_postgresql(session) else None
     each = (
         getattr(func, fn)(Device.tags).table_valued("value")
         if fn

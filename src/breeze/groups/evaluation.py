@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from breeze.core.state import AppState
 from breeze.db.base import UTCDateTime, utcnow
 from breeze.db.engine import Database
+from breeze.db.sql import is_postgresql
 from breeze.devices.models import Device
 from breeze.groups.fields import referenced_groups
 from breeze.groups.models import ADDED_RULE, DYNAMIC, DeviceGroup, DeviceGroupMember
@@ -63,7 +64,7 @@ def qualifying(group: DeviceGroup, *, now: datetime) -> ColumnElement[bool]:
 
 def _insert_ignoring_duplicates(session: AsyncSession) -> Any:
     """INSERT ... ON CONFLICT DO NOTHING: two evaluations racing add a device once."""
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
         return pg_insert(DeviceGroupMember)

@@ -20,6 +20,7 @@ from sqlalchemy import Insert, delete, func, literal, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from breeze.db.sql import is_postgresql
 from breeze.metrics.models import DeviceMetric, DeviceMetricHourly
 
 CHUNK_ROWS = 500  # rows per executemany: bounds one statement's memory
@@ -28,10 +29,6 @@ PARENT = "device_metrics"
 DEFAULT_PARTITION = "device_metrics_default"
 DAILY = re.compile(r"^device_metrics_d(\d{8})$")
 MAINTENANCE_LOCK_TIMEOUT = "5s"
-
-
-def is_postgresql(session: AsyncSession) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
 
 
 def _insert(session: AsyncSession, model: Any) -> Any:
