@@ -10,7 +10,8 @@ import asyncio
 import concurrent.futures
 import os
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,3 +72,17 @@ def new_database(tmp: Path) -> TestDatabase:
     _run(_pg_admin(f'CREATE DATABASE "{name}"'))
     url = make_url(os.environ[PG_ENV]).set(database=name)
     return TestDatabase(url.render_as_string(hide_password=False), pg_name=name)
+
+
+@contextmanager
+def migrated_database(tmp: Path) -> Iterator[str]:
+    """The URL of a new database at the newest migration, dropped after the block."""
+    from breeze.db.migrate import upgrade
+    from breeze.settings import Settings
+
+    database = new_database(tmp)
+    try:
+        upgrade(Settings(data_dir=tmp, database_url=database.url))
+        yield database.url
+    finally:
+        database.drop()

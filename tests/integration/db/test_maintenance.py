@@ -10,10 +10,9 @@ from sqlalchemy import text
 
 from breeze.db.engine import create_database
 from breeze.db.maintenance import autovacuum_is_on, postgres_housekeeping, sqlite_statistics
-from breeze.db.migrate import upgrade
 from breeze.settings import Settings
 from breeze.tenancy.models import Partner
-from tests.support.databases import backend, new_database
+from tests.support.databases import backend, migrated_database
 
 
 async def _partners_seen_by_stats(db: object) -> bool:
@@ -66,12 +65,8 @@ async def _exercise(url: str, tmp_path: Path) -> tuple[bool, list[str], bool]:
 
 
 def test_statistics_are_gathered_where_autovacuum_does_not(tmp_path: Path) -> None:
-    database = new_database(tmp_path)
-    try:
-        upgrade(Settings(data_dir=tmp_path, database_url=database.url))
-        autovacuum, done, analyzed = asyncio.run(_exercise(database.url, tmp_path))
-    finally:
-        database.drop()
+    with migrated_database(tmp_path) as url:
+        autovacuum, done, analyzed = asyncio.run(_exercise(url, tmp_path))
     if backend() == "sqlite":
         assert analyzed, "ANALYZE wrote no statistics for partners"
     elif autovacuum:

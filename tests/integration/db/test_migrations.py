@@ -12,12 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from breeze.db.migrate import include_name, upgrade
+from breeze.db.migrate import include_name
 from breeze.db.models import Base
 from breeze.rbac.catalog import ALL_PERMISSIONS, BUILTIN_ROLES
 from breeze.rbac.models import Permission, Role, RolePermission
-from breeze.settings import Settings
-from tests.support.databases import new_database
+from tests.support.databases import migrated_database
 
 
 def _diff(connection: Connection) -> list[Any]:
@@ -48,13 +47,8 @@ async def _inspect(url: str) -> tuple[list[Any], set[str], dict[str, set[str]]]:
 
 
 def test_models_and_migrations_agree_and_builtin_roles_are_seeded(tmp_path: Path) -> None:
-    database = new_database(tmp_path)
-    try:
-        settings = Settings(data_dir=tmp_path, database_url=database.url)
-        upgrade(settings)
-        diff, perms, roles = asyncio.run(_inspect(database.url))
-    finally:
-        database.drop()
+    with migrated_database(tmp_path) as url:
+        diff, perms, roles = asyncio.run(_inspect(url))
     assert diff == [], f"models and migrations disagree: {diff}"
     assert perms == set(ALL_PERMISSIONS)
     assert roles == {r.name: set(r.permissions) for r in BUILTIN_ROLES}

@@ -20,13 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from breeze.db.base import utcnow
 from breeze.db.engine import create_database
-from breeze.db.migrate import upgrade
 from breeze.db.sql import ascii_lower
 from breeze.devices.models import Device, DeviceSoftware
 from breeze.groups.predefined import SERVERS
 from breeze.groups.rules import rule_condition
 from breeze.settings import Settings
-from tests.support.databases import backend, new_database
+from tests.support.databases import backend, migrated_database
 
 FOLDED_INDEX = "ix_device_software_device_folded_name"
 
@@ -75,12 +74,8 @@ async def _plans(url: str, tmp_path: Path) -> tuple[str, str, str]:
 
 
 def test_software_leaves_and_the_version_key_backfill_use_their_indexes(tmp_path: Path) -> None:
-    database = new_database(tmp_path)
-    try:
-        upgrade(Settings(data_dir=tmp_path, database_url=database.url))
-        servers, probe, backfill = asyncio.run(_plans(database.url, tmp_path))
-    finally:
-        database.drop()
+    with migrated_database(tmp_path) as url:
+        servers, probe, backfill = asyncio.run(_plans(url, tmp_path))
     assert "ix_device_software_version_key_missing" in backfill, backfill
     if backend() == "postgresql":
         assert FOLDED_INDEX in probe, probe
