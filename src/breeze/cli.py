@@ -73,7 +73,7 @@ def server(
     _refuse_unsafe(settings)
     _logging(settings)
     asgi_app = create_app(settings)
-    tune_for_server()  # after the app is built: its objects are frozen
+    tune_for_server(settings.server.gc_young_threshold)  # after the app is built
     options = uvicorn_options(settings)
     options.update({k: v for k, v in (("host", host), ("port", port)) if v})
     uvicorn.run(asgi_app, **options)

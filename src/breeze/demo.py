@@ -296,7 +296,7 @@ def serve(
     from breeze.ops.serving import uvicorn_options
 
     asgi_app = create_app(settings)
-    tune_for_server()  # as `breeze server`: after the app is built, its objects frozen
+    tune_for_server(settings.server.gc_young_threshold)  # as `breeze server`
     config = uvicorn.Config(asgi_app, **{**uvicorn_options(settings), "port": port})
     server = uvicorn.Server(config)
     agent = LocalAgent(settings, local_server_url(settings.server.host, port), say)

@@ -67,6 +67,14 @@ class ServerSettings(BaseModel):
         "server), so this only reclaims sockets of agents that vanished; presence comes "
         "from heartbeats, not from the socket. Every ping is a frame each way per agent.",
     )
+    gc_young_threshold: int = Field(
+        50_000,
+        ge=700,
+        le=1_000_000,
+        description="Allocations between collections of the garbage collector's youngest "
+        "generation in the server process (CPython's default is 700). Every collection "
+        "holds the event loop; see breeze_gc_pause_seconds on /metrics.",
+    )
     ws_compression: bool = Field(
         False,
         description="Offer per-message deflate on WebSockets (agents and browsers). Off: "

@@ -40,12 +40,12 @@ def _timed(phase: str, info: dict[str, Any]) -> None:
         PAUSES.labels(str(info.get("generation", "?"))).observe(time.perf_counter() - _started[0])
 
 
-def tune_for_server() -> None:
+def tune_for_server(young_threshold: int = GEN0_THRESHOLD) -> None:
     """Freeze the startup objects, raise the first threshold, time every collection.
     For the long-running server process only (not for tests or one-shot commands)."""
     gc.collect()
     gc.freeze()
     _, gen1, gen2 = gc.get_threshold()
-    gc.set_threshold(GEN0_THRESHOLD, gen1, gen2)
+    gc.set_threshold(young_threshold, gen1, gen2)
     if _timed not in gc.callbacks:
         gc.callbacks.append(_timed)

@@ -10,12 +10,14 @@ import pytest
 from prometheus_client import REGISTRY
 
 from breeze.ops.gc import GEN0_THRESHOLD, tune_for_server
+from breeze.settings import Settings
 
 
 @pytest.fixture
 def restored_gc() -> Iterator[None]:
-    threshold, callbacks = gc.get_threshold(), list(gc.callbacks)
+    threshold, callbacks, enabled = gc.get_threshold(), list(gc.callbacks), gc.isenabled()
     yield
+    (gc.enable if enabled else gc.disable)()
     gc.unfreeze()
     gc.set_threshold(*threshold)
     gc.callbacks[:] = callbacks
@@ -36,3 +38,7 @@ def test_tuning_freezes_what_exists_and_times_every_collection() -> None:
     before = _pauses("2")
     gc.collect()
     assert _pauses("2") == before + 1
+    tune_for_server(Settings().server.gc_young_threshold)  # what `breeze server` passes
+    assert gc.get_threshold()[0] == Settings().server.gc_young_threshold
+    tune_for_server(5_000)
+    assert gc.get_threshold()[0] == 5_000
