@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from bench import procs
+from bench import gcpauses, procs
 from bench.harness import ORG_SIZE, BenchServer, Console, pg_connect
 from bench.report import checks, pct
 from bench.workers import Sims
@@ -373,6 +373,7 @@ async def step(ctx: Ctx, target: int, probe: int) -> tuple[dict[str, Any], dict[
     await asyncio.sleep(cfg["settle_s"])
     ramp_stats = await ctx.sims.stats()
     usage = Usage(ctx)
+    gc_before = await gcpauses.read(ctx.console.http)
     probe_task = asyncio.create_task(offline_probe(ctx, probe)) if probe else None
     stop = asyncio.Event()
     lister = asyncio.create_task(device_list(ctx, stop, cfg["list_period_s"]))
@@ -380,6 +381,7 @@ async def step(ctx: Ctx, target: int, probe: int) -> tuple[dict[str, Any], dict[
         await asyncio.sleep(cfg["hold_s"])
         stop.set()
         hold = await ctx.sims.stats()
+        gc_hold = gcpauses.between(gc_before, await gcpauses.read(ctx.console.http))
         list_ms = await lister
         used = usage.since(hold["hb_ok"])
         one = await push_one(ctx, cfg["push_one"])
@@ -415,6 +417,7 @@ async def step(ctx: Ctx, target: int, probe: int) -> tuple[dict[str, Any], dict[
         "heartbeat_p50_ms": pct(hold["hb_ms"], 50),
         "heartbeat_p99_ms": pct(hold["hb_ms"], 99),
         "heartbeat_max_ms": max(hold["hb_ms"]) if hold["hb_ms"] else None,
+        "gc_during_hold": gc_hold,
         "requests": requests,
         "errors": errors,
         "error_rate": errors / max(1, requests),

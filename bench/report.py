@@ -129,6 +129,30 @@ def _f(value: Any, digits: int = 1) -> str:
     return str(value)
 
 
+def _gc_lines(steps: Sequence[dict[str, Any]]) -> list[str]:
+    """One line per step: the server's garbage collections during the hold (each one
+    holds the event loop, so a long one is a heartbeat latency tail)."""
+    lines = []
+    for s in steps:
+        gc = s.get("gc_during_hold")
+        if not gc:
+            continue
+        parts = []
+        for generation, g in gc.items():
+            if not g["collections"]:
+                continue
+            longest = g["longest_under_ms"]
+            bound = f"< {_f(longest, 0)} ms" if longest is not None else "> 2,500 ms"
+            parts.append(
+                f"gen {generation}: {g['collections']} ({_f(g['paused_s'] * 1000, 0)} ms in all, "
+                f"longest {bound})"
+            )
+        lines.append(
+            f"- GC during the {_f(s['agents'])}-agent hold: " + ("; ".join(parts) or "none")
+        )
+    return lines
+
+
 def markdown(r: dict[str, Any]) -> str:
     c, m = r["config"], r["machine"]
     hello, copy = r["ceilings"]["hello"], r["ceilings"]["copy"]
@@ -186,6 +210,7 @@ def markdown(r: dict[str, Any]) -> str:
         )
     for skipped in r.get("skipped_steps", []):
         lines.append(f"| {_f(skipped['agents'])} | skipped: {skipped['reason']} |" + " |" * 11)
+    lines += ["", *_gc_lines(r["steps"])]
     failed = [
         f"{_f(s['agents'])} agents: " + ", ".join(k for k, ok in s["checks"].items() if not ok)
         for s in r["steps"]

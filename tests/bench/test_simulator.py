@@ -47,6 +47,8 @@ def test_tiny_benchmark_writes_a_complete_report(tmp_path: Path) -> None:
     assert last["push_broadcast"]["received"] > 0
     assert last["rows_stored"] > 0
     assert result["offline_detection"]["devices"] > 0
+    # The server's collector pauses during the hold were read off its /metrics.
+    assert last["gc_during_hold"] is not None
     text = mds[0].read_text()
     for heading in ("Ceilings and ratios", "Steps", "Offline detection", "R_http", "R_ingest"):
         assert heading in text
