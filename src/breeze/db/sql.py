@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, Table, Text, any_, bindparam, insert
+from sqlalchemy import JSON, ColumnElement, Table, Text, any_, bindparam, insert, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
@@ -47,9 +47,15 @@ async def insert_many(session: AsyncSession, table: Table, rows: Sequence[dict[s
     names = list(rows[0])
     as_json = {c.name for c in table.columns if isinstance(c.type, JSON)}
     records = [tuple(json.dumps(row[n]) if n in as_json else row[n] for n in names) for row in rows]
-    connection = await (await session.connection()).get_raw_connection()
-    copy = connection.driver_connection.copy_records_to_table  # type: ignore[union-attr]
-    await copy(table.name, records=records, columns=names, schema_name=table.schema)
+    driver = (await (await session.connection()).get_raw_connection()).driver_connection
+    assert driver is not None
+    if not driver.is_in_transaction():
+        # SQLAlchemy's asyncpg adapter opens the transaction at its first statement; a
+        # COPY sent before that would commit on its own, outside the caller's transaction.
+        await session.execute(select(literal(1)))
+    await driver.copy_records_to_table(
+        table.name, records=records, columns=names, schema_name=table.schema
+    )
 
 
 class ascii_lower(FunctionElement[str]):
