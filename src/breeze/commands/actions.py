@@ -151,15 +151,25 @@ def _audit_details(cmd: DeviceCommand, device: Device) -> dict[str, Any]:
     return details
 
 
-def _device_values(actor: Principal, device: Device, type: str, permission: str) -> dict[str, Any]:
-    """The per-device columns of a new command, once the actor may run it there."""
-    where = {"partner_id": device.partner_id, "org_id": device.org_id, "site_id": device.site_id}
-    actor.require(permission, **where)
+def _where(device: Device) -> dict[str, Any]:
+    return {"partner_id": device.partner_id, "org_id": device.org_id, "site_id": device.site_id}
+
+
+def _require_place(actor: Principal, device: Device, type: str, permission: str) -> None:
+    """The actor may run this type of command where the device is."""
+    actor.require(permission, **_where(device))
     if type == "script" and permission != "scripts:execute":
-        actor.require("scripts:execute", **where)
+        actor.require("scripts:execute", **_where(device))
+
+
+def _require_live(device: Device) -> None:
     if device.decommissioned_at is not None:
         raise DeviceDecommissioned()
-    return {"id": uuid.uuid4(), "device_id": device.id, **where}
+
+
+def _device_values(device: Device) -> dict[str, Any]:
+    """The per-device columns of a new command."""
+    return {"id": uuid.uuid4(), "device_id": device.id, **_where(device)}
 
 
 def _shared_values(
@@ -230,8 +240,10 @@ async def do_queue_command(
 ) -> DeviceCommand:
     """Queue one command for one device. It waits (``pending``) until the agent's WebSocket
     or next heartbeat takes it, at most ``expires_in_seconds``."""
+    _require_place(actor, device, type, permission)
+    _require_live(device)
     cmd = DeviceCommand(
-        **_device_values(actor, device, type, permission),
+        **_device_values(device),
         **_shared_values(
             actor=actor,
             type=type,
@@ -308,16 +320,15 @@ async def queue_batch(
         secret_names=secret_names,
         rerun_of=rerun_of,
     )
-    allowed: dict[tuple[uuid.UUID, uuid.UUID, uuid.UUID], dict[str, Any]] = {}
+    places: set[tuple[uuid.UUID, uuid.UUID, uuid.UUID]] = set()  # each checked once
     rows = []
     for device in devices:
-        scope = (device.partner_id, device.org_id, device.site_id)
-        if scope in allowed and device.decommissioned_at is None:  # checked for its place
-            per_device = {"id": uuid.uuid4(), "device_id": device.id, **allowed[scope]}
-        else:
-            per_device = _device_values(actor, device, type, permission)
-            allowed[scope] = {k: per_device[k] for k in ("partner_id", "org_id", "site_id")}
-        rows.append({**shared, **per_device, "nonce": secrets.token_urlsafe(24)})
+        place = (device.partner_id, device.org_id, device.site_id)
+        if place not in places:
+            _require_place(actor, device, type, permission)
+            places.add(place)
+        _require_live(device)
+        rows.append({**shared, **_device_values(device), "nonce": secrets.token_urlsafe(24)})
     if not rows:
         return rows
     await insert_many(uow.session, cast(Table, DeviceCommand.__table__), rows)
