@@ -24,9 +24,13 @@ never a command.
   bus message); wake-ups coalesce. The claims of every connection woken at about the
   same time are made together (``ClaimBatcher`` → ``commands.delivery.claim_envelopes_for``:
   one read and one short write transaction, which claims each pending command exactly
-  once across processes, then signatures in threads), so a broadcast to ten thousand
-  agents is a few statements; then every task sends its own envelopes at once, with no
-  transaction open while the socket is awaited.
+  once across processes, then signatures), so ten thousand wake-ups are a few
+  statements; then every task sends its own envelopes at once, with no transaction open
+  while the socket is awaited.
+* A script batch skips the claim for the agents connected here: the hub is the
+  process's ``commands.push.LocalSockets``; their rows are written ``sent`` and the
+  signed envelopes are put in each connection's outbox after the commit
+  (``hand_over``), which its delivery task sends.
 * The hub holds ONE bus subscription per process (``agent.commands``,
   ``agent.ws.connected``, ``device.decommissioned``), started by this router's lifespan.
 * Frames from the agent: ``WsOutput`` is stored by ``commands.delivery.store_output``;
@@ -41,7 +45,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,7 +60,7 @@ from breeze.commands.events import unpack
 from breeze.core.errors import BreezeError
 from breeze.core.security import token_hash
 from breeze.core.state import AppState
-from breeze_protocol.commands import WsCommand, WsOutput
+from breeze_protocol.commands import CommandEnvelope, WsCommand, WsOutput
 
 log = logging.getLogger("breeze.agents.ws")
 
@@ -88,6 +92,8 @@ class Connection:
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     opened_at: float = field(default_factory=time.time)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    claim_due: bool = False  # pending commands may wait: claim them at the next wake-up
+    outbox: list[CommandEnvelope] = field(default_factory=list)  # handed over, unsent
     closed: bool = False
     bad_frames: int = 0
     _send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -233,6 +239,7 @@ class AgentHub:
         if conn is None:
             return
         if topic == TOPIC_COMMANDS:
+            conn.claim_due = True
             conn.wake.set()
         elif topic == TOPIC_CONNECTED:
             if event.get("node") == self.node:
@@ -261,7 +268,8 @@ class AgentHub:
             self._spawn(older.close(CLOSE_REPLACED, "replaced by a newer connection"))
         await self._announce(conn)
         delivery = asyncio.create_task(self._deliver(conn))
-        conn.wake.set()  # whatever waited while the agent was away goes out now
+        conn.claim_due = True  # whatever waited while the agent was away goes out now
+        conn.wake.set()
         try:
             await self._read(conn)
         finally:
@@ -287,23 +295,53 @@ class AgentHub:
             log.exception("agent hub: could not announce agent %s", conn.agent_id)
 
     async def _deliver(self, conn: Connection) -> None:
-        from breeze.commands.delivery import CLAIM_BATCH
-
         while not conn.closed:
             await conn.wake.wait()
             conn.wake.clear()
-            try:
-                envelopes = await self.claims.claim(conn.device_id, conn.agent_id)
-            except Exception:
-                # The commands stay pending: the next wake-up or heartbeat hands them out.
-                log.exception("agent %s: claiming commands failed", conn.agent_id)
-                continue
+            envelopes, conn.outbox = conn.outbox, []
+            if conn.claim_due:
+                conn.claim_due = False
+                envelopes += await self._claim(conn)
             for envelope in envelopes:
                 if not await conn.send(WsCommand(command=envelope).model_dump_json()):
                     return  # claimed but unsent: re-delivered as never acknowledged
                 PUSHED.inc()
-            if len(envelopes) >= CLAIM_BATCH:
-                conn.wake.set()  # a long queue: the rest in the next round
+
+    async def _claim(self, conn: Connection) -> list[CommandEnvelope]:
+        from breeze.commands.delivery import CLAIM_BATCH
+
+        try:
+            envelopes = await self.claims.claim(conn.device_id, conn.agent_id)
+        except Exception:
+            # The commands stay pending: the next wake-up or heartbeat hands them out.
+            log.exception("agent %s: claiming commands failed", conn.agent_id)
+            return []
+        if len(envelopes) >= CLAIM_BATCH:
+            conn.claim_due = True  # a long queue: the rest in the next round
+            conn.wake.set()
+        return envelopes
+
+    # -- the batch hand-over (commands.push.LocalSockets) -----------------------------------
+
+    def agents_of(self, device_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+        wanted = set(device_ids)
+        return {
+            c.device_id: c.agent_id
+            for c in self.local.values()
+            if c.device_id in wanted and not c.closed
+        }
+
+    def hand_over(self, envelopes: Iterable[tuple[uuid.UUID, CommandEnvelope]]) -> int:
+        by_device = {c.device_id: c for c in self.local.values() if not c.closed}
+        handed = 0
+        for device_id, envelope in envelopes:
+            conn = by_device.get(device_id)
+            if conn is None or envelope.agent_id != conn.agent_id:
+                continue  # gone (or re-enrolled): sent, unacknowledged, re-delivered later
+            conn.outbox.append(envelope)
+            conn.wake.set()
+            handed += 1
+        return handed
 
     async def _read(self, conn: Connection) -> None:
         while True:
@@ -360,9 +398,11 @@ async def hub_lifespan(app: Any) -> AsyncIterator[None]:
     hub = AgentHub(app.state.breeze)
     app.state.agent_hub = hub
     await hub.start()
+    app.state.breeze.sockets = hub
     try:
         yield
     finally:
+        app.state.breeze.sockets = None
         await hub.stop()
 
 

@@ -3,6 +3,7 @@ same transaction and publishes after commit (agent pushes, browser updates)."""
 
 from __future__ import annotations
 
+import logging
 import secrets
 import uuid
 from collections.abc import Sequence
@@ -15,8 +16,10 @@ from sqlalchemy import Table
 from breeze.audit.actions import record
 from breeze.commands import events
 from breeze.commands import queries as q
+from breeze.commands.delivery import hand_over
 from breeze.commands.errors import CommandFinished
-from breeze.commands.models import CANCELLED, FINAL_STATES, PENDING, DeviceCommand
+from breeze.commands.models import CANCELLED, FINAL_STATES, PENDING, SENT, DeviceCommand
+from breeze.commands.push import LocalSockets
 from breeze.commands.schemas import MAX_EXPIRY_SECONDS, MIN_EXPIRY_SECONDS
 from breeze.core.errors import FieldProblem, InvalidInput
 from breeze.core.principal import Principal
@@ -35,6 +38,8 @@ from breeze_protocol.commands import (
 
 if TYPE_CHECKING:
     from breeze.core.state import AppState
+
+log = logging.getLogger("breeze.commands")
 
 PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
     "script": ScriptPayload,
@@ -300,12 +305,14 @@ async def queue_batch(
     secret_names: Sequence[str] = (),
     rerun_of: uuid.UUID | None = None,
     permission: str = "devices:execute",
+    sockets: LocalSockets | None = None,
 ) -> list[dict[str, Any]]:
     """Queue the same command on every device of `devices` (a script batch) and return
     the rows written. Checked and validated as `do_queue_command` would each copy, but the
     rows go in one statement without ORM objects and are announced in a few bus messages,
-    so a batch for ten thousand devices takes a fraction of a second. The audit row is the
-    caller's: one for the batch."""
+    so a batch for ten thousand devices takes a fraction of a second. Devices whose agent
+    has a socket in `sockets` get their command ``sent`` and pushed straight after the
+    commit (`commands.push`). The audit row is the caller's: one for the batch."""
     shared = _shared_values(
         actor=actor,
         type=type,
@@ -321,21 +328,33 @@ async def queue_batch(
         rerun_of=rerun_of,
     )
     places: set[tuple[uuid.UUID, uuid.UUID, uuid.UUID]] = set()  # each checked once
-    rows = []
     for device in devices:
         place = (device.partner_id, device.org_id, device.site_id)
         if place not in places:
             _require_place(actor, device, type, permission)
             places.add(place)
         _require_live(device)
-        rows.append({**shared, **_device_values(device), "nonce": secrets.token_urlsafe(24)})
-    if not rows:
-        return rows
+    if not devices:
+        return []
+    direct = sockets.agents_of(d.id for d in devices) if sockets is not None else {}
+    # Every row has the same columns (one COPY); pushed rows are written as claimed.
+    pushed_now = {"status": SENT, "sent_at": shared["created_at"], "delivery_count": 1}
+    rows = [
+        {**shared, **_device_values(d), "nonce": secrets.token_urlsafe(24), "sent_at": None}
+        | (pushed_now if d.id in direct else {})
+        for d in devices
+    ]
     await insert_many(uow.session, cast(Table, DeviceCommand.__table__), rows)
-    agent_events = [events.agent_event(d.agent_id, d.id) for d in devices]
+    agent_events = [events.agent_event(d.agent_id, d.id) for d in devices if d.id not in direct]
     status_events = [events.status_of(row) for row in rows]
+    pushed = [row for row in rows if row["device_id"] in direct]
 
     async def _announce() -> None:
+        if pushed and sockets is not None:
+            try:
+                await hand_over(settings, sockets, pushed, direct)
+            except Exception:  # committed: the sweep re-delivers what was not sent
+                log.exception("handing %d commands to their sockets failed", len(pushed))
         await events.publish_many(events.AGENT_COMMANDS, agent_events)
         await events.publish_many(events.COMMAND_STATUS, status_events)
 

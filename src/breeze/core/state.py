@@ -15,6 +15,7 @@ from breeze.db.engine import Database
 from breeze.settings import Settings
 
 if TYPE_CHECKING:
+    from breeze.commands.push import LocalSockets
     from breeze.core.worker import Worker
 
 
@@ -26,6 +27,9 @@ class AppState:
     secret: str
     bus: Bus = field(default_factory=MemoryBus)  # type: ignore[assignment]
     worker: Worker | None = None
+    # The agent sockets of this process, while the server's agent hub runs: a script
+    # batch hands its envelopes to them directly (commands.push).
+    sockets: LocalSockets | None = None
     # Run (in order) when the process stops, before connections close: e.g. flushing
     # buffered heartbeats so no accepted metric is lost.
     on_shutdown: list[Callable[[], Awaitable[None]]] = field(default_factory=list)

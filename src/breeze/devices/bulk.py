@@ -181,6 +181,7 @@ async def _run_script(
         script_id=script.id,
         req=request,
         audit=False,  # the bulk action's one audit row carries the per-device results
+        sockets=state.sockets,
     )
     results += [
         BulkDeviceResult(device_id=c["device_id"], ok=True, execution_id=c["id"])

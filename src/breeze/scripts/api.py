@@ -114,7 +114,12 @@ async def execute_script(ctx: CurrentCtx, script_id: uuid.UUID, body: ExecuteReq
     system are listed in `skipped`."""
     async with ctx.write() as uow:
         launched = await execution.do_execute_script(
-            uow, actor=ctx.principal, settings=ctx.settings, script_id=script_id, req=body
+            uow,
+            actor=ctx.principal,
+            settings=ctx.settings,
+            script_id=script_id,
+            req=body,
+            sockets=ctx.state.sockets,
         )
         return await _answer(uow.session, launched)
 

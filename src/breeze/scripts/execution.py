@@ -21,6 +21,7 @@ from breeze.commands import actions as commands
 from breeze.commands import queries as command_queries
 from breeze.commands.errors import CommandNotFound
 from breeze.commands.models import DeviceCommand
+from breeze.commands.push import LocalSockets
 from breeze.core.errors import InvalidInput, NotFound
 from breeze.core.principal import Principal
 from breeze.db.base import utcnow
@@ -194,6 +195,7 @@ async def _launch(
     run_as: str | None,
     rerun_of: uuid.UUID | None = None,
     audit: bool = True,
+    sockets: LocalSockets | None = None,
 ) -> Launched:
     partners = {d.partner_id for d in devices}
     if len(partners) > 1:
@@ -242,6 +244,7 @@ async def _launch(
         secret_names=secrets,
         rerun_of=rerun_of,
         permission="scripts:execute",
+        sockets=sockets,
     )
     details: dict[str, Any] = {
         "batch_id": str(batch.id),
@@ -280,9 +283,11 @@ async def do_execute_script(
     script_id: uuid.UUID,
     req: ExecuteRequest,
     audit: bool = True,
+    sockets: LocalSockets | None = None,
 ) -> Launched:
     """One batch, one command per device. ``audit=False`` leaves the audit row to a caller
-    that writes its own (a bulk action audits once, with the per-device results)."""
+    that writes its own (a bulk action audits once, with the per-device results).
+    `sockets`: this process's agent sockets, to push to straight after the commit."""
     script = await queries.get_script(uow.session, actor, script_id)
     devices, skipped = await resolve_devices(uow.session, actor, req)
     devices, wrong_os = _by_os(devices, script.os_types)
@@ -310,6 +315,7 @@ async def do_execute_script(
         timeout_seconds=req.timeout_seconds or script.timeout_seconds,
         run_as=req.run_as if "run_as" in req.model_fields_set else script.run_as,
         audit=audit,
+        sockets=sockets,
     )
 
 

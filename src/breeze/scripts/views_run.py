@@ -210,7 +210,12 @@ async def run_script(ctx: WebCtxDep) -> Response:
         )
         async with ctx.write() as uow:
             launched = await execution.do_execute_script(
-                uow, actor=ctx.principal, settings=ctx.settings, script_id=script.id, req=body
+                uow,
+                actor=ctx.principal,
+                settings=ctx.settings,
+                script_id=script.id,
+                req=body,
+                sockets=ctx.state.sockets,
             )
             batch_id, count = launched.batch.id, len(launched.commands)
             skipped = [f"{d.device_name} ({d.reason})" for d in launched.skipped]

@@ -13,11 +13,10 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from breeze.commands.delivery import SIGN_IN_THREAD
 from breeze_protocol.commands import CommandEnvelope
 from breeze_protocol.signing import verify_envelope
 from tests.factories import Tenant, ok
-from tests.integration.agents.helpers import enroll
+from tests.integration.agents.helpers import beat, enroll
 from tests.integration.realtime.conftest import (
     Agent,
     command_frame,
@@ -97,9 +96,10 @@ async def test_command_is_pushed_when_queued_and_waiting_ones_on_connect(
 async def test_a_broadcast_reaches_every_connected_agent_exactly_once(
     server: LiveServer, admin: httpx.Client, tenant: Tenant
 ) -> None:
-    """One execute on many devices: their claims are made together (one batch), signed in
-    threads (more agents than are signed on the loop), and every socket gets its own
-    command once, signed for its own agent by the server's key."""
+    """One execute on many devices: the commands of agents with a socket here are written
+    ``sent`` and handed to their sockets after the commit (no claim), every socket gets
+    its own command once, signed for its own agent by the server's key; the device
+    without a socket gets a pending command, handed out at its heartbeat."""
     key = ok(
         await asyncio.to_thread(
             admin.post,
@@ -108,8 +108,8 @@ async def test_a_broadcast_reaches_every_connected_agent_exactly_once(
         ),
         201,
     )["key"]
-    count = SIGN_IN_THREAD * 2 + 1  # an odd count: the threads' shares differ
-    agents = [await asyncio.to_thread(enroll_agent_with_key, server.url, key) for _ in range(count)]
+    agents = [await asyncio.to_thread(enroll_agent_with_key, server.url, key) for _ in range(33)]
+    offline = await asyncio.to_thread(enroll_agent_with_key, server.url, key)
     public_key = agents[0].config["command_public_key"]
     sockets = [await open_socket(server, agent) for agent in agents]
     try:
@@ -131,11 +131,14 @@ async def test_a_broadcast_reaches_every_connected_agent_exactly_once(
             await asyncio.to_thread(
                 admin.post,
                 f"/api/v1/scripts/{script['id']}/execute",
-                json={"device_ids": [a.device_id for a in agents]},
+                json={"device_ids": [a.device_id for a in [*agents, offline]]},
             ),
             201,
         )
         execution_of = {e["device_id"]: e["id"] for e in batch["executions"]}
+        status_of = {e["device_id"]: e["status"] for e in batch["executions"]}
+        assert status_of.pop(offline.device_id) == "pending"
+        assert set(status_of.values()) == {"sent"}
         for agent, ws in zip(agents, sockets, strict=True):
             frame = command_frame(await asyncio.wait_for(ws.recv(), PUSH_WITHIN * 3))
             envelope = CommandEnvelope.model_validate(frame["command"])
@@ -147,8 +150,13 @@ async def test_a_broadcast_reaches_every_connected_agent_exactly_once(
                 raise AssertionError(f"a second frame reached {agent.agent_id}: {extra!r}")
         path = f"/api/v1/script-batches/{batch['batch']['id']}"
         progress = ok(await asyncio.to_thread(admin.get, path))["progress"]
-        assert progress["pending"] == 0
-        assert progress["sent"] == len(agents)
+        assert (progress["pending"], progress["sent"]) == (1, len(agents))
+        late = {"agent_id": offline.agent_id, "auth_token": offline.token}
+        answer = ok(await asyncio.to_thread(beat, server.url, late))
+        assert [c["id"] for c in answer["commands"]] == [execution_of[offline.device_id]]
+        assert verify_envelope(public_key, CommandEnvelope.model_validate(answer["commands"][0]))
+        progress = ok(await asyncio.to_thread(admin.get, path))["progress"]
+        assert (progress["pending"], progress["sent"]) == (0, len(agents) + 1)
     finally:
         for ws in sockets:
             await ws.close()

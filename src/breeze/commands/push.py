@@ -1,0 +1,32 @@
+"""Handing a new batch straight to the agent sockets of this process.
+
+A batch for devices whose agents hold a WebSocket on this process skips the claim round
+trip (bus event, wake-up, a read, then ``UPDATE ... RETURNING`` of every row): those rows
+are written already ``sent``, and once the transaction has committed their signed
+envelopes are handed to the sockets. A socket that has closed in between leaves its
+command ``sent`` without an acknowledgement; the sweep puts it back to ``pending`` after
+``commands.redeliver_after_seconds``, as for any claimed command whose frame was lost.
+Devices without a socket here (offline, or connected to another server process) get
+``pending`` rows and the bus event, as before.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import Protocol
+
+from breeze_protocol.commands import CommandEnvelope
+
+
+class LocalSockets(Protocol):
+    """The agent sockets open on this process (the agent hub)."""
+
+    def agents_of(self, device_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+        """{device id: agent id} for those of `device_ids` with a socket open here."""
+        ...
+
+    def hand_over(self, envelopes: Iterable[tuple[uuid.UUID, CommandEnvelope]]) -> int:
+        """Queue each (device id, envelope) on that device's socket to be sent at once;
+        returns how many found a socket still open."""
+        ...
