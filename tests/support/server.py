@@ -49,6 +49,9 @@ class LiveServer:
                 "BREEZE_SECRET_KEY": SECRET,
                 "BREEZE_SERVER__PUBLIC_URL": self.url,
                 "BREEZE_AUTH__LOGIN_MAX_FAILURES_PER_IP": "100000",
+                # Session-wide fixtures sign in once; on a slow machine the suite outlives
+                # the default 15-minute access token (seen: web tests failing with 401).
+                "BREEZE_AUTH__ACCESS_TOKEN_TTL_SECONDS": "86400",
                 "BREEZE_LOG_LEVEL": "warning",
                 # A test session keeps many servers alive on one PostgreSQL: few idle
                 # connections each keep the sum under max_connections.
