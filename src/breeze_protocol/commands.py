@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from breeze_protocol import merkle
 from breeze_protocol._base import WireModel
 
 CommandType = Literal["script", "reboot", "shutdown", "collect_inventory", "update_agent"]
@@ -45,7 +46,8 @@ TRUNCATION_MARKER = "\n[... output truncated by breeze-agent: {dropped} bytes dr
 class CommandEnvelope(WireModel):
     """A command as the agent receives it. ``signature`` is Ed25519 (base64url, no padding)
     over ``breeze_protocol.signing.canonical_bytes`` of every other field, by the server key
-    whose public half the agent got at enrollment (``EnrollResponse.command_public_key``)."""
+    whose public half the agent got at enrollment (``EnrollResponse.command_public_key``),
+    either of the envelope alone or, with ``proof``, of the batch it was signed in."""
 
     id: str = Field(min_length=1, max_length=64, description="Command id (UUID).")
     agent_id: str = Field(min_length=1, max_length=64, description="The only agent it is for.")
@@ -55,6 +57,13 @@ class CommandEnvelope(WireModel):
     expires_at: int = Field(ge=0, description="Unix seconds after which it must not start.")
     nonce: str = Field(min_length=16, max_length=64, description="Unique per envelope.")
     signature: str = Field(min_length=1, max_length=200, description="Ed25519, base64url.")
+    proof: str | None = Field(
+        None,
+        max_length=merkle.MAX_PROOF_CHARS,
+        description="Null when the signature covers this envelope alone. Otherwise it was "
+        "signed as one of a batch: the Merkle inclusion proof (base64url) from this "
+        "envelope to the signed root (breeze_protocol.merkle).",
+    )
 
 
 class ScriptPayload(WireModel):

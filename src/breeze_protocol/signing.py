@@ -1,8 +1,15 @@
 """Ed25519 signatures over command envelopes, shared by server (signs) and agent (verifies).
 
-The signed bytes are the envelope's fields except ``signature``, as JSON with sorted keys,
-no whitespace and UTF-8 (``canonical_bytes``): both sides compute them from the parsed
-fields, so transport re-encoding never breaks a signature, and any change of a field does.
+The signed bytes are the envelope's fields except ``signature`` and ``proof``, as JSON with
+sorted keys, no whitespace and UTF-8 (``canonical_bytes``): both sides compute them from the
+parsed fields, so transport re-encoding never breaks a signature, and any change of a field
+does.
+
+An envelope is signed alone (``proof`` is null: the signature covers its canonical bytes)
+or as one of a batch (`sign_batch`): the signature then covers ``BATCH_CONTEXT`` followed
+by the root of a Merkle tree whose leaves are the batch's canonical bytes, and ``proof``
+leads from this envelope's leaf to that root (`breeze_protocol.merkle`). Canonical JSON
+starts with ``{``, so a batch root's signed message can never be an envelope's.
 """
 
 from __future__ import annotations
@@ -18,7 +25,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from breeze_protocol import merkle
 from breeze_protocol.commands import CommandEnvelope
+
+BATCH_CONTEXT = b"breeze command batch v1\x00"
+UNSIGNED = frozenset({"signature", "proof"})
+# (public key, root, signature) of batches already verified, for a verifier that sees many
+# envelopes of one batch (the benchmark's simulator runs thousands of agents).
+VerifiedRoots = set[tuple[str, bytes, str]]
 
 
 def _b64(data: bytes) -> str:
@@ -30,8 +44,9 @@ def _unb64(text: str) -> bytes:
 
 
 def canonical_bytes(fields: dict[str, Any]) -> bytes:
-    """The bytes a signature covers: every field but ``signature``, canonical JSON."""
-    unsigned = {k: v for k, v in fields.items() if k != "signature"}
+    """The bytes a signature covers: every field but ``signature`` and ``proof``, as
+    canonical JSON."""
+    unsigned = {k: v for k, v in fields.items() if k not in UNSIGNED}
     return json.dumps(
         unsigned, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     ).encode("utf-8")
@@ -61,11 +76,53 @@ def sign_built(key: Ed25519PrivateKey, fields: dict[str, Any]) -> CommandEnvelop
     return CommandEnvelope.model_construct(**fields, signature=sign_fields(key, fields))
 
 
-def verify_envelope(public_key: str, envelope: CommandEnvelope) -> bool:
-    """True when ``envelope`` was signed by the private half of ``public_key`` unchanged."""
+def batch_leaf(fields: dict[str, Any]) -> bytes:
+    """The Merkle leaf of an envelope's fields in a batch."""
+    return merkle.leaf_hash(canonical_bytes(fields))
+
+
+def sign_tree(key: Ed25519PrivateKey, leaves: list[bytes]) -> tuple[list[list[bytes]], str]:
+    """(the tree over `leaves`, the one signature of its root) for `batch_envelope`."""
+    tree = merkle.levels(leaves)
+    return tree, _b64(key.sign(BATCH_CONTEXT + tree[-1][0]))
+
+
+def batch_envelope(
+    fields: dict[str, Any], tree: list[list[bytes]], signature: str, index: int
+) -> CommandEnvelope:
+    """The envelope of leaf `index` of a batch signed by `sign_tree` (fields as for
+    `sign_built`)."""
+    return CommandEnvelope.model_construct(
+        **fields, signature=signature, proof=merkle.proof_of(tree, index)
+    )
+
+
+def sign_batch(key: Ed25519PrivateKey, batch: list[dict[str, Any]]) -> list[CommandEnvelope]:
+    """`sign_built` for many envelopes with one signature, over the root of the tree of
+    their canonical bytes; each envelope carries its proof. One envelope is signed alone."""
+    if len(batch) < 2:
+        return [sign_built(key, fields) for fields in batch]
+    tree, signature = sign_tree(key, [batch_leaf(fields) for fields in batch])
+    return [batch_envelope(f, tree, signature, i) for i, f in enumerate(batch)]
+
+
+def verify_envelope(
+    public_key: str, envelope: CommandEnvelope, verified: VerifiedRoots | None = None
+) -> bool:
+    """True when ``envelope`` was signed by the private half of ``public_key`` unchanged,
+    alone or as one of a batch. ``verified``, when given, remembers batch roots already
+    checked, so the other envelopes of that batch cost hashes, not a signature check."""
+    message = canonical_bytes(envelope.model_dump(mode="json"))
     try:
+        if envelope.proof is not None:
+            root = merkle.root_from(merkle.leaf_hash(message), envelope.proof)
+            if verified is not None and (public_key, root, envelope.signature) in verified:
+                return True
+            message = BATCH_CONTEXT + root
         key = Ed25519PublicKey.from_public_bytes(_unb64(public_key))
-        key.verify(_unb64(envelope.signature), canonical_bytes(envelope.model_dump(mode="json")))
-    except (InvalidSignature, ValueError):
+        key.verify(_unb64(envelope.signature), message)
+    except (InvalidSignature, ValueError):  # merkle.BadProof is a ValueError
         return False
+    if envelope.proof is not None and verified is not None:
+        verified.add((public_key, root, envelope.signature))
     return True

@@ -239,3 +239,37 @@ def test_a_script_asking_for_a_reboot_marks_the_boot(
     assert d.pending_reboot() and intake(tmp_path).pending_reboot()  # kept across restarts
     boot.write_text("boot-two\n")
     assert not d.pending_reboot()
+
+
+def test_an_envelope_signed_in_a_batch_is_queued_and_a_stolen_proof_is_not(
+    tmp_path: Path,
+) -> None:
+    from breeze_protocol.signing import sign_batch
+
+    now = int(time.time())
+    batch = [
+        {
+            "id": str(uuid.uuid4()),
+            "agent_id": agent,
+            "type": "script",
+            "payload": {"language": "sh", "content": "echo hi"},
+            "issued_at": now,
+            "expires_at": now + 600,
+            "nonce": uuid.uuid4().hex,
+        }
+        for agent in (AGENT, "agt_other", "agt_third")
+    ]
+    mine, theirs, _ = sign_batch(KEY, batch)
+    assert mine.proof is not None
+    d = intake(tmp_path / "one", mine, theirs)
+    entry = d.journal.get(mine.id)
+    assert entry is not None and entry.state == "queued"
+    assert d.journal.get(theirs.id) is None
+    assert refusals(d) == {
+        theirs.id: f"refused: addressed to agent agt_other, not to this agent ({AGENT})"
+    }
+    # Another agent's envelope readdressed to this one, keeping its signature and proof.
+    readdressed = theirs.model_copy(update={"agent_id": AGENT})
+    d = intake(tmp_path / "two", readdressed)
+    assert d.journal.get(readdressed.id) is None
+    assert refusals(d) == {readdressed.id: "refused: signature does not verify"}

@@ -1,5 +1,6 @@
-"""A broadcast's envelopes are signed on the event loop in chunks, in order, each for its
-own agent, with the loop free between chunks (heartbeats keep being answered)."""
+"""A broadcast's envelopes are signed as one batch on the event loop in chunks, in order,
+each for its own agent, with the loop free between chunks (heartbeats keep being
+answered)."""
 
 from __future__ import annotations
 
@@ -55,6 +56,8 @@ async def test_chunks_keep_order_and_free_the_loop(
 
     public = signing.public_key(settings)
     assert [e.id for e in envelopes] == [str(row["id"]) for row in batch]
+    assert len({e.signature for e in envelopes}) == 1  # one signature for the batch
+    assert len({e.proof for e in envelopes}) == len(batch)
     for row, envelope in zip(batch, envelopes, strict=True):
         assert envelope.agent_id == agents[row["device_id"]]
         assert envelope.nonce == row["nonce"]
