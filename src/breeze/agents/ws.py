@@ -29,8 +29,8 @@ never a command.
   while the socket is awaited.
 * A script batch skips the claim for the agents connected here: the hub is the
   process's ``commands.push.LocalSockets``; their rows are written ``sent`` and the
-  signed envelopes are put in each connection's outbox after the commit
-  (``hand_over``), which its delivery task sends.
+  frames of their envelopes, signed as one batch, are put in each connection's outbox
+  after the commit (``hand_over``), which its delivery task sends.
 * The hub holds ONE bus subscription per process (``agent.commands``,
   ``agent.ws.connected``, ``device.decommissioned``), started by this router's lifespan.
 * Frames from the agent: ``WsOutput`` is stored by ``commands.delivery.store_output``;
@@ -93,7 +93,7 @@ class Connection:
     opened_at: float = field(default_factory=time.time)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     claim_due: bool = False  # pending commands may wait: claim them at the next wake-up
-    outbox: list[CommandEnvelope] = field(default_factory=list)  # handed over, unsent
+    outbox: list[str] = field(default_factory=list)  # frames handed over, unsent
     closed: bool = False
     bad_frames: int = 0
     _send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -298,12 +298,12 @@ class AgentHub:
         while not conn.closed:
             await conn.wake.wait()
             conn.wake.clear()
-            envelopes, conn.outbox = conn.outbox, []
+            texts, conn.outbox = conn.outbox, []
             if conn.claim_due:
                 conn.claim_due = False
-                envelopes += await self._claim(conn)
-            for envelope in envelopes:
-                if not await conn.send(WsCommand(command=envelope).model_dump_json()):
+                texts += [WsCommand(command=e).model_dump_json() for e in await self._claim(conn)]
+            for text in texts:
+                if not await conn.send(text):
                     return  # claimed but unsent: re-delivered as never acknowledged
                 PUSHED.inc()
 
@@ -331,14 +331,14 @@ class AgentHub:
             if c.device_id in wanted and not c.closed
         }
 
-    def hand_over(self, envelopes: Iterable[tuple[uuid.UUID, CommandEnvelope]]) -> int:
+    def hand_over(self, frames: Iterable[tuple[uuid.UUID, str, str]]) -> int:
         by_device = {c.device_id: c for c in self.local.values() if not c.closed}
         handed = 0
-        for device_id, envelope in envelopes:
+        for device_id, agent_id, text in frames:
             conn = by_device.get(device_id)
-            if conn is None or envelope.agent_id != conn.agent_id:
+            if conn is None or agent_id != conn.agent_id:
                 continue  # gone (or re-enrolled): sent, unacknowledged, re-delivered later
-            conn.outbox.append(envelope)
+            conn.outbox.append(text)
             conn.wake.set()
             handed += 1
         return handed

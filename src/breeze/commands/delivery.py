@@ -28,7 +28,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from breeze.commands import events
+from breeze.commands import events, frames
 from breeze.commands.models import (
     OPEN_STATES,
     PENDING,
@@ -180,11 +180,16 @@ async def hand_over(
     rows: Sequence[Mapping[str, Any]],
     agents: dict[uuid.UUID, str],
 ) -> int:
-    """Sign the envelopes of committed ``sent`` rows and give them to this process's
-    sockets (`commands.push`); how many found their socket."""
-    envelopes = await _sign(private_key(settings), rows, agents)
+    """Sign the envelopes of committed ``sent`` rows as one batch and give their frames to
+    this process's sockets (`commands.push`); how many found their socket."""
+    targets = [(row["device_id"], agents[row["device_id"]]) for row in rows]
+    texts = await frames.batch_frames(
+        private_key(settings),
+        [fields_of(row, agent) for row, (_, agent) in zip(rows, targets, strict=True)],
+    )
     return sockets.hand_over(
-        (row["device_id"], envelope) for row, envelope in zip(rows, envelopes, strict=True)
+        (device_id, agent_id, text)
+        for (device_id, agent_id), text in zip(targets, texts, strict=True)
     )
 
 

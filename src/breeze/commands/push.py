@@ -2,10 +2,11 @@
 
 A batch for devices whose agents hold a WebSocket on this process skips the claim round
 trip (bus event, wake-up, a read, then ``UPDATE ... RETURNING`` of every row): those rows
-are written already ``sent``, and once the transaction has committed their signed
-envelopes are handed to the sockets. A socket that has closed in between leaves its
-command ``sent`` without an acknowledgement; the sweep puts it back to ``pending`` after
-``commands.redeliver_after_seconds``, as for any claimed command whose frame was lost.
+are written already ``sent``, and once the transaction has committed their envelopes are
+signed as one batch and handed to the sockets as frames (`commands.frames`). A socket
+that has closed in between leaves its command ``sent`` without an acknowledgement; the
+sweep puts it back to ``pending`` after ``commands.redeliver_after_seconds``, as for any
+claimed command whose frame was lost.
 Devices without a socket here (offline, or connected to another server process) get
 ``pending`` rows and the bus event, as before.
 """
@@ -16,8 +17,6 @@ import uuid
 from collections.abc import Iterable
 from typing import Protocol
 
-from breeze_protocol.commands import CommandEnvelope
-
 
 class LocalSockets(Protocol):
     """The agent sockets open on this process (the agent hub)."""
@@ -26,7 +25,7 @@ class LocalSockets(Protocol):
         """{device id: agent id} for those of `device_ids` with a socket open here."""
         ...
 
-    def hand_over(self, envelopes: Iterable[tuple[uuid.UUID, CommandEnvelope]]) -> int:
-        """Queue each (device id, envelope) on that device's socket to be sent at once;
-        returns how many found a socket still open."""
+    def hand_over(self, frames: Iterable[tuple[uuid.UUID, str, str]]) -> int:
+        """Queue each (device id, agent id, frame text) on that device's socket to be sent
+        at once, if the socket is still that agent's; returns how many found one."""
         ...

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import load_only
 
 from breeze.audit.actions import record
 from breeze.commands import actions as commands
@@ -50,6 +51,19 @@ from breeze.tenancy.models import Organization, Site
 
 MAX_BATCH_DEVICES = 10_000
 EXECUTE = ("scripts:execute", "devices:execute")
+# What a launch reads of the devices a site, organization or group reaches (up to 10,000):
+# the other columns (tags, custom fields, inventory fields) would be loaded for nothing.
+LAUNCH_COLUMNS = (
+    Device.id,
+    Device.partner_id,
+    Device.org_id,
+    Device.site_id,
+    Device.agent_id,
+    Device.hostname,
+    Device.display_name,
+    Device.os_type,
+    Device.decommissioned_at,
+)
 
 
 @dataclass
@@ -157,7 +171,8 @@ async def resolve_devices(
         ).scalar_one()
         if count > MAX_BATCH_DEVICES:
             raise TooManyDevices(int(count), MAX_BATCH_DEVICES)
-        for device in (await session.execute(select(Device).where(where))).scalars():
+        reached = select(Device).options(load_only(*LAUNCH_COLUMNS)).where(where)
+        for device in (await session.execute(reached)).scalars():
             found.setdefault(device.id, device)
     if len(found) > MAX_BATCH_DEVICES:
         raise TooManyDevices(len(found), MAX_BATCH_DEVICES)

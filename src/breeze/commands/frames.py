@@ -1,0 +1,90 @@
+"""The WebSocket frames of commands handed straight to sockets, built as text.
+
+The envelopes of a script batch differ only in id, agent and nonce. Built as models and
+then serialised for the frame, each encoded the batch's payload twice (once for the
+signature, once for the wire) and made a handful of objects the garbage collector then
+walked. Here each envelope's canonical JSON (what a signature covers:
+`breeze_protocol.signing.canonical_bytes`) is assembled from its fields with the payload
+encoded once per batch; the frame is that JSON with ``signature`` and ``proof`` added.
+``tests/unit/commands/test_frames.py`` holds `canonical_text` to ``canonical_bytes``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from breeze_protocol import merkle
+from breeze_protocol.signing import sign_tree
+
+CHUNK = 500  # envelopes per turn of the event loop (a few ms)
+# The envelope's signed fields in canonical (sorted) order: canonical_bytes sorts keys.
+SIGNED_FIELDS = ("agent_id", "expires_at", "id", "issued_at", "nonce", "payload", "type")
+
+
+def _json(value: Any) -> str:
+    """canonical_bytes' encoding of one value (nested keys sorted too)."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+
+
+def canonical_text(fields: Mapping[str, Any], payloads: dict[int, str]) -> str:
+    """``canonical_bytes(fields)`` as text, reusing the encoding of a payload object
+    already seen (`payloads`: id of the payload dict → its JSON, for one batch)."""
+    payload = fields["payload"]
+    encoded = payloads.get(id(payload))
+    if encoded is None:
+        encoded = payloads[id(payload)] = _json(payload)
+    return (
+        f'{{"agent_id":{_json(fields["agent_id"])},"expires_at":{int(fields["expires_at"])},'
+        f'"id":{_json(fields["id"])},"issued_at":{int(fields["issued_at"])},'
+        f'"nonce":{_json(fields["nonce"])},"payload":{encoded},"type":{_json(fields["type"])}}}'
+    )
+
+
+def frame_of(canonical: str, signature: str, proof: str | None) -> str:
+    """The ``WsCommand`` frame of a signed envelope. Signature and proof are base64url,
+    which needs no escaping in JSON."""
+    tail = f'"{proof}"' if proof is not None else "null"
+    return (
+        f'{{"type":"command","command":{canonical[:-1]},'
+        f'"signature":"{signature}","proof":{tail}}}}}'
+    )
+
+
+async def batch_frames(key: Ed25519PrivateKey, batch: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The frames of `batch` (each an envelope's unsigned fields), in order, signed as one
+    batch (one envelope: signed alone). On the event loop, CHUNK at a time with a turn of
+    the loop between chunks, so heartbeats wait at most one chunk."""
+    payloads: dict[int, str] = {}
+    texts: list[str] = []
+    leaves: list[bytes] = []
+    for at in range(0, len(batch), CHUNK):
+        if at:
+            await asyncio.sleep(0)
+        chunk = [canonical_text(fields, payloads) for fields in batch[at : at + CHUNK]]
+        texts += chunk
+        leaves += [merkle.leaf_hash(text.encode()) for text in chunk]
+    if len(texts) == 1:
+        return [frame_of(texts[0], _b64(key.sign(texts[0].encode())), None)]
+    if not texts:
+        return []
+    tree, signature = sign_tree(key, leaves)
+    frames: list[str] = []
+    for at in range(0, len(texts), CHUNK):
+        await asyncio.sleep(0)
+        frames += [
+            frame_of(texts[i], signature, merkle.proof_of(tree, i))
+            for i in range(at, min(at + CHUNK, len(texts)))
+        ]
+    return frames
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
