@@ -7,8 +7,8 @@ import logging
 import secrets
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any, cast
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Table
@@ -136,6 +136,24 @@ def _check_range(name: str, value: int | None, low: int, high: int) -> None:
         raise InvalidInput(f"{name} must be between {low} and {high}", field=name)
 
 
+class Placed(Protocol):
+    """What queueing reads of a device: a `Device`, or a lighter object with these
+    attributes (a script batch reads up to 10,000 devices as plain rows)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def partner_id(self) -> uuid.UUID: ...
+    @property
+    def org_id(self) -> uuid.UUID: ...
+    @property
+    def site_id(self) -> uuid.UUID: ...
+    @property
+    def agent_id(self) -> str: ...
+    @property
+    def decommissioned_at(self) -> datetime | None: ...
+
+
 def _audit_details(cmd: DeviceCommand, device: Device) -> dict[str, Any]:
     details: dict[str, Any] = {
         "command_id": str(cmd.id),
@@ -156,23 +174,23 @@ def _audit_details(cmd: DeviceCommand, device: Device) -> dict[str, Any]:
     return details
 
 
-def _where(device: Device) -> dict[str, Any]:
+def _where(device: Placed) -> dict[str, Any]:
     return {"partner_id": device.partner_id, "org_id": device.org_id, "site_id": device.site_id}
 
 
-def _require_place(actor: Principal, device: Device, type: str, permission: str) -> None:
+def _require_place(actor: Principal, device: Placed, type: str, permission: str) -> None:
     """The actor may run this type of command where the device is."""
     actor.require(permission, **_where(device))
     if type == "script" and permission != "scripts:execute":
         actor.require("scripts:execute", **_where(device))
 
 
-def _require_live(device: Device) -> None:
+def _require_live(device: Placed) -> None:
     if device.decommissioned_at is not None:
         raise DeviceDecommissioned()
 
 
-def _device_values(device: Device) -> dict[str, Any]:
+def _device_values(device: Placed) -> dict[str, Any]:
     """The per-device columns of a new command."""
     return {"id": uuid.uuid4(), "device_id": device.id, **_where(device)}
 
@@ -293,7 +311,7 @@ async def queue_batch(
     uow: UnitOfWork,
     *,
     actor: Principal,
-    devices: Sequence[Device],
+    devices: Sequence[Placed],
     type: str,
     payload: dict[str, Any],
     settings: Settings,

@@ -46,7 +46,18 @@ async def insert_many(session: AsyncSession, table: Table, rows: Sequence[dict[s
         return
     names = list(rows[0])
     as_json = {c.name for c in table.columns if isinstance(c.type, JSON)}
-    records = [tuple(json.dumps(row[n]) if n in as_json else row[n] for n in names) for row in rows]
+    # Rows of a batch share their JSON values (one payload object for every device):
+    # each object is encoded once. Every row is alive for the call, so an id is never
+    # reused for another object meanwhile.
+    encoded: dict[int, str] = {}
+
+    def text_of(value: Any) -> str:
+        key = id(value)
+        if key not in encoded:
+            encoded[key] = json.dumps(value)
+        return encoded[key]
+
+    records = [tuple(text_of(row[n]) if n in as_json else row[n] for n in names) for row in rows]
     driver = (await (await session.connection()).get_raw_connection()).driver_connection
     assert driver is not None
     if not driver.is_in_transaction():

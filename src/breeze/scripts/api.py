@@ -121,7 +121,10 @@ async def execute_script(ctx: CurrentCtx, script_id: uuid.UUID, body: ExecuteReq
             req=body,
             sockets=ctx.state.sockets,
         )
-        return await _answer(uow.session, launched)
+    # After the commit, which handed the commands to the sockets: agents need not wait
+    # for an answer that lists thousands of executions.
+    async with ctx.read() as s:
+        return await _answer(s, launched)
 
 
 @runs.get("/script-executions", response_model=Page[ExecutionOut])

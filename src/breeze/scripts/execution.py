@@ -11,11 +11,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, Result, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import load_only
 
 from breeze.audit.actions import record
 from breeze.commands import actions as commands
@@ -51,8 +51,8 @@ from breeze.tenancy.models import Organization, Site
 
 MAX_BATCH_DEVICES = 10_000
 EXECUTE = ("scripts:execute", "devices:execute")
-# What a launch reads of the devices a site, organization or group reaches (up to 10,000):
-# the other columns (tags, custom fields, inventory fields) would be loaded for nothing.
+# What a launch reads of its devices. A batch reaches up to 10,000, read as plain rows:
+# loading them as ORM objects took about 80 ms of a 5,000-device launch (py-spy).
 LAUNCH_COLUMNS = (
     Device.id,
     Device.partner_id,
@@ -66,6 +66,40 @@ LAUNCH_COLUMNS = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A device as a launch reads it (`LAUNCH_COLUMNS`, in that order)."""
+
+    id: uuid.UUID
+    partner_id: uuid.UUID
+    org_id: uuid.UUID
+    site_id: uuid.UUID
+    agent_id: str
+    hostname: str
+    display_name: str | None
+    os_type: str
+    decommissioned_at: datetime | None
+
+    @classmethod
+    def of(cls, device: Device) -> Target:
+        return cls(
+            id=device.id,
+            partner_id=device.partner_id,
+            org_id=device.org_id,
+            site_id=device.site_id,
+            agent_id=device.agent_id,
+            hostname=device.hostname,
+            display_name=device.display_name,
+            os_type=device.os_type,
+            decommissioned_at=device.decommissioned_at,
+        )
+
+
+def _targets(result: Result[Any]) -> list[Target]:
+    rows: list[Any] = list(result.tuples())  # each a row of LAUNCH_COLUMNS, in order
+    return [Target(*row) for row in rows]
+
+
 @dataclass
 class Launched:
     """A batch just queued: its rows as written (column → value), for the answer."""
@@ -76,7 +110,7 @@ class Launched:
     device_names: dict[uuid.UUID, str]
 
 
-def _name(device: Device) -> str:
+def _name(device: Target | Device) -> str:
     return device.display_name or device.hostname
 
 
@@ -112,17 +146,17 @@ async def _places(
 
 async def resolve_devices(
     session: AsyncSession, actor: Principal, req: ExecuteRequest
-) -> tuple[list[Device], list[SkippedDevice]]:
+) -> tuple[list[Target], list[SkippedDevice]]:
     """The live devices the request reaches (each checked), and those it names but skips."""
     if not (req.device_ids or req.site_ids or req.org_ids or req.group_ids):
         raise NoTargets()
     skipped: list[SkippedDevice] = []
-    found: dict[uuid.UUID, Device] = {}
+    found: dict[uuid.UUID, Target] = {}
     if req.device_ids:
-        stmt = select(Device).where(
+        stmt = select(*LAUNCH_COLUMNS).where(
             Device.id.in_(set(req.device_ids)), actor.condition(Device, "devices:read")
         )
-        named = {d.id: d for d in (await session.execute(stmt)).scalars()}
+        named = {d.id: d for d in _targets(await session.execute(stmt))}
         missing = set(req.device_ids) - named.keys()
         if missing:
             raise NotFound(f"Device not found: {sorted(map(str, missing))[0]}", field="device_ids")
@@ -171,8 +205,8 @@ async def resolve_devices(
         ).scalar_one()
         if count > MAX_BATCH_DEVICES:
             raise TooManyDevices(int(count), MAX_BATCH_DEVICES)
-        reached = select(Device).options(load_only(*LAUNCH_COLUMNS)).where(where)
-        for device in (await session.execute(reached)).scalars():
+        reached = select(*LAUNCH_COLUMNS).where(where)
+        for device in _targets(await session.execute(reached)):
             found.setdefault(device.id, device)
     if len(found) > MAX_BATCH_DEVICES:
         raise TooManyDevices(len(found), MAX_BATCH_DEVICES)
@@ -180,8 +214,8 @@ async def resolve_devices(
 
 
 def _by_os(
-    devices: Sequence[Device], os_types: Sequence[str]
-) -> tuple[list[Device], list[SkippedDevice]]:
+    devices: Sequence[Target], os_types: Sequence[str]
+) -> tuple[list[Target], list[SkippedDevice]]:
     ok, skipped = [], []
     for device in devices:
         if device.os_type in os_types:
@@ -202,7 +236,7 @@ async def _launch(
     script: Script | ScriptVersion,
     script_id: uuid.UUID,
     version: int,
-    devices: list[Device],
+    devices: list[Target],
     skipped: list[SkippedDevice],
     values: dict[str, Any],
     targets: dict[str, Any],
@@ -401,7 +435,7 @@ async def do_rerun_execution(
         script=version,
         script_id=script.id,
         version=version.version,
-        devices=[device],
+        devices=[Target.of(device)],
         skipped=[],
         values=values,
         targets={"device_ids": [str(device.id)], "rerun_of": str(original.id)},
