@@ -249,18 +249,22 @@ def reevaluate_after_commit(session: AsyncSession, device_ids: Iterable[uuid.UUI
         return
     session.info[_LISTENING_KEY] = True
     engine = session.bind
+    info = session.info
 
     # The listeners stay for the session's life (removing one while SQLAlchemy
-    # dispatches the event is not allowed); each takes the pending set it finds.
+    # dispatches the event is not allowed); each takes the pending set it finds. They
+    # hold the session's info dict, not the session: a listener that referred to its
+    # session made a reference cycle, so every inventory upload's session (identity map,
+    # event dispatch and all) waited for the garbage collector instead of being freed.
     def after_commit(_s: Session) -> None:
-        ids = session.info.pop(_PENDING_KEY, None)
+        ids = info.pop(_PENDING_KEY, None)
         if ids and isinstance(engine, AsyncEngine):
             task = asyncio.get_running_loop().create_task(reevaluate_devices(engine, ids))
             _RUNNING.add(task)
             task.add_done_callback(_RUNNING.discard)
 
     def after_rollback(_s: Session) -> None:
-        session.info.pop(_PENDING_KEY, None)
+        info.pop(_PENDING_KEY, None)
 
     event.listen(session.sync_session, "after_commit", after_commit)
     event.listen(session.sync_session, "after_rollback", after_rollback)
