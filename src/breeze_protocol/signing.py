@@ -76,34 +76,26 @@ def sign_built(key: Ed25519PrivateKey, fields: dict[str, Any]) -> CommandEnvelop
     return CommandEnvelope.model_construct(**fields, signature=sign_fields(key, fields))
 
 
-def batch_leaf(fields: dict[str, Any]) -> bytes:
-    """The Merkle leaf of an envelope's fields in a batch."""
-    return merkle.leaf_hash(canonical_bytes(fields))
-
-
 def sign_tree(key: Ed25519PrivateKey, leaves: list[bytes]) -> tuple[list[list[bytes]], str]:
-    """(the tree over `leaves`, the one signature of its root) for `batch_envelope`."""
+    """(the Merkle tree over `leaves`, the one signature of its root)."""
     tree = merkle.levels(leaves)
     return tree, _b64(key.sign(BATCH_CONTEXT + tree[-1][0]))
 
 
-def batch_envelope(
-    fields: dict[str, Any], tree: list[list[bytes]], signature: str, index: int
-) -> CommandEnvelope:
-    """The envelope of leaf `index` of a batch signed by `sign_tree` (fields as for
-    `sign_built`)."""
-    return CommandEnvelope.model_construct(
-        **fields, signature=signature, proof=merkle.proof_of(tree, index)
-    )
-
-
 def sign_batch(key: Ed25519PrivateKey, batch: list[dict[str, Any]]) -> list[CommandEnvelope]:
     """`sign_built` for many envelopes with one signature, over the root of the tree of
-    their canonical bytes; each envelope carries its proof. One envelope is signed alone."""
+    their canonical bytes; each envelope carries its proof. One envelope is signed alone.
+    (The server signs on its event loop in chunks: ``breeze.commands.frames``.)"""
     if len(batch) < 2:
         return [sign_built(key, fields) for fields in batch]
-    tree, signature = sign_tree(key, [batch_leaf(fields) for fields in batch])
-    return [batch_envelope(f, tree, signature, i) for i, f in enumerate(batch)]
+    leaves = [merkle.leaf_hash(canonical_bytes(fields)) for fields in batch]
+    tree, signature = sign_tree(key, leaves)
+    return [
+        CommandEnvelope.model_construct(
+            **fields, signature=signature, proof=merkle.proof_of(tree, index)
+        )
+        for index, fields in enumerate(batch)
+    ]
 
 
 def verify_envelope(

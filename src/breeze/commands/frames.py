@@ -1,4 +1,5 @@
-"""The WebSocket frames of commands handed straight to sockets, built as text.
+"""Commands signed as a batch, and the WebSocket frames of those handed straight to
+sockets, built as text.
 
 The envelopes of a script batch differ only in id, agent and nonce. Built as models and
 then serialised for the frame, each encoded the batch's payload twice (once for the
@@ -15,6 +16,7 @@ import asyncio
 import base64
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -58,10 +60,20 @@ def frame_of(canonical: str, signature: str, proof: str | None) -> str:
     )
 
 
-async def batch_frames(key: Ed25519PrivateKey, batch: Sequence[Mapping[str, Any]]) -> list[str]:
-    """The frames of `batch` (each an envelope's unsigned fields), in order, signed as one
-    batch (one envelope: signed alone). On the event loop, CHUNK at a time with a turn of
-    the loop between chunks, so heartbeats wait at most one chunk."""
+@dataclass(frozen=True)
+class SignedBatch:
+    """Envelopes signed together: each one's canonical JSON and proof (None when the
+    batch is one envelope, signed alone), and the one signature."""
+
+    texts: list[str]
+    signature: str
+    proofs: list[str | None]
+
+
+async def signed_batch(key: Ed25519PrivateKey, batch: Sequence[Mapping[str, Any]]) -> SignedBatch:
+    """Sign `batch` (each an envelope's unsigned fields) with one signature over the root
+    of the tree of their canonical JSON. On the event loop, CHUNK envelopes at a time with
+    a turn of the loop between chunks, so heartbeats wait at most one chunk."""
     payloads: dict[int, str] = {}
     texts: list[str] = []
     leaves: list[bytes] = []
@@ -71,19 +83,24 @@ async def batch_frames(key: Ed25519PrivateKey, batch: Sequence[Mapping[str, Any]
         chunk = [canonical_text(fields, payloads) for fields in batch[at : at + CHUNK]]
         texts += chunk
         leaves += [merkle.leaf_hash(text.encode()) for text in chunk]
-    if len(texts) == 1:
-        return [frame_of(texts[0], _b64(key.sign(texts[0].encode())), None)]
-    if not texts:
-        return []
+    if len(texts) < 2:
+        signatures = [_b64(key.sign(text.encode())) for text in texts]
+        return SignedBatch(texts, signatures[0] if signatures else "", [None] * len(texts))
     tree, signature = sign_tree(key, leaves)
-    frames: list[str] = []
+    proofs: list[str | None] = []
     for at in range(0, len(texts), CHUNK):
         await asyncio.sleep(0)
-        frames += [
-            frame_of(texts[i], signature, merkle.proof_of(tree, i))
-            for i in range(at, min(at + CHUNK, len(texts)))
-        ]
-    return frames
+        proofs += [merkle.proof_of(tree, i) for i in range(at, min(at + CHUNK, len(texts)))]
+    return SignedBatch(texts, signature, proofs)
+
+
+async def batch_frames(key: Ed25519PrivateKey, batch: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The ``WsCommand`` frames of `batch`, in order, signed as one batch."""
+    signed = await signed_batch(key, batch)
+    return [
+        frame_of(text, signed.signature, proof)
+        for text, proof in zip(signed.texts, signed.proofs, strict=True)
+    ]
 
 
 def _b64(data: bytes) -> str:

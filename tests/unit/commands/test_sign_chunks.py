@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from breeze.commands import delivery, signing
+from breeze.commands import delivery, frames, signing
 from breeze.settings import Settings
 from breeze_protocol.signing import verify_envelope
 
@@ -36,7 +36,7 @@ def rows(count: int) -> list[dict[str, Any]]:
 async def test_chunks_keep_order_and_free_the_loop(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(delivery, "SIGN_CHUNK", 4)
+    monkeypatch.setattr(frames, "CHUNK", 4)
     settings = Settings(data_dir=tmp_path)
     batch = rows(10)
     agents = {row["device_id"]: f"agt_{i}" for i, row in enumerate(batch)}
