@@ -422,7 +422,10 @@ async def step(ctx: Ctx, target: int, probe: int) -> tuple[dict[str, Any], dict[
         "errors": errors,
         "error_rate": errors / max(1, requests),
         "error_kinds": {
-            **{f"heartbeat {k}": v for k, v in (ramp_stats["hb_err"] + hold["hb_err"]).items()},
+            **{
+                f"heartbeat {k}": v
+                for k, v in (ramp_stats["hb_err"] + hold["hb_err"] + push_stats["hb_err"]).items()
+            },
             **{
                 k: v
                 for k, v in (ramp_stats["other"] + hold["other"] + push_stats["other"]).items()
