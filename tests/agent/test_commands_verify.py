@@ -28,7 +28,8 @@ AGENT = "agt_commands_test"
 KEY = Ed25519PrivateKey.generate()
 
 
-def envelope(key: Ed25519PrivateKey = KEY, **changes: Any) -> CommandEnvelope:
+def unsigned(**changes: Any) -> dict[str, Any]:
+    """The fields of a fresh envelope for this agent, before signing."""
     now = int(time.time())
     fields: dict[str, Any] = {
         "id": str(uuid.uuid4()),
@@ -39,8 +40,11 @@ def envelope(key: Ed25519PrivateKey = KEY, **changes: Any) -> CommandEnvelope:
         "expires_at": now + 600,
         "nonce": uuid.uuid4().hex,
     }
-    fields.update(changes)
-    return sign_envelope(key, **fields)
+    return fields | changes
+
+
+def envelope(key: Ed25519PrivateKey = KEY, **changes: Any) -> CommandEnvelope:
+    return sign_envelope(key, **unsigned(**changes))
 
 
 def config(key: str | None = public_key_text(KEY)) -> AgentFileConfig:
@@ -246,19 +250,7 @@ def test_an_envelope_signed_in_a_batch_is_queued_and_a_stolen_proof_is_not(
 ) -> None:
     from breeze_protocol.signing import sign_batch
 
-    now = int(time.time())
-    batch = [
-        {
-            "id": str(uuid.uuid4()),
-            "agent_id": agent,
-            "type": "script",
-            "payload": {"language": "sh", "content": "echo hi"},
-            "issued_at": now,
-            "expires_at": now + 600,
-            "nonce": uuid.uuid4().hex,
-        }
-        for agent in (AGENT, "agt_other", "agt_third")
-    ]
+    batch = [unsigned(agent_id=agent) for agent in (AGENT, "agt_other", "agt_third")]
     mine, theirs, _ = sign_batch(KEY, batch)
     assert mine.proof is not None
     d = intake(tmp_path / "one", mine, theirs)

@@ -41,10 +41,13 @@ async def _scenario(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
         await asyncio.sleep(0)
         assert started == [{"a", "b", "c"}]
 
-        with pytest.raises(RuntimeError):
+        async def rolled_back() -> None:
             async with db.write() as uow:
                 evaluation.reevaluate_after_commit(uow.session, ["d"])
                 raise RuntimeError("rolled back")
+
+        with pytest.raises(RuntimeError):
+            await rolled_back()
         await asyncio.sleep(0)
         assert started == [{"a", "b", "c"}]  # nothing for the rolled-back session
     finally:
