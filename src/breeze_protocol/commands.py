@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 
 from breeze_protocol import merkle
 from breeze_protocol._base import WireModel
@@ -64,6 +64,15 @@ class CommandEnvelope(WireModel):
         "signed as one of a batch: the Merkle inclusion proof (base64url) from this "
         "envelope to the signed root (breeze_protocol.merkle).",
     )
+
+    @model_serializer(mode="wrap")
+    def _without_null_proof(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """An envelope signed alone is sent without ``proof``, exactly as before the field
+        existed, so an agent that predates it still accepts it."""
+        data = handler(self)
+        if isinstance(data, dict) and data.get("proof", "") is None:
+            del data["proof"]
+        return data
 
 
 class ScriptPayload(WireModel):

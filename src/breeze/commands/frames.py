@@ -51,13 +51,11 @@ def canonical_text(fields: Mapping[str, Any], payloads: dict[int, str]) -> str:
 
 
 def frame_of(canonical: str, signature: str, proof: str | None) -> str:
-    """The ``WsCommand`` frame of a signed envelope. Signature and proof are base64url,
-    which needs no escaping in JSON."""
-    tail = f'"{proof}"' if proof is not None else "null"
-    return (
-        f'{{"type":"command","command":{canonical[:-1]},'
-        f'"signature":"{signature}","proof":{tail}}}}}'
-    )
+    """The ``WsCommand`` frame of a signed envelope (without ``proof`` when it was signed
+    alone, as ``CommandEnvelope`` serialises it). Signature and proof are base64url, which
+    needs no escaping in JSON."""
+    tail = f',"proof":"{proof}"' if proof is not None else ""
+    return f'{{"type":"command","command":{canonical[:-1]},"signature":"{signature}"{tail}}}}}'
 
 
 @dataclass(frozen=True)

@@ -119,3 +119,23 @@ def test_remembered_roots_skip_only_the_signature_check() -> None:
     assert not verify_envelope(PUBLIC, forged, verified)  # its root is not the signed one
     other_key = public_key_text(Ed25519PrivateKey.generate())
     assert not verify_envelope(other_key, batch[2], verified)  # remembered per key
+
+
+def test_an_envelope_signed_alone_is_sent_as_before_the_proof_field() -> None:
+    """Without ``proof`` on the wire, so an agent whose model predates the field (wire
+    models refuse unknown keys) still takes it; a batch envelope carries it."""
+    from pydantic import create_model
+
+    from breeze_protocol._base import WireModel
+    from breeze_protocol.commands import CommandEnvelope
+
+    older = create_model(  # type: ignore[call-overload]
+        "OlderEnvelope",
+        __base__=WireModel,
+        **{n: (f.annotation, f) for n, f in CommandEnvelope.model_fields.items() if n != "proof"},
+    )
+    (alone,) = sign_batch(KEY, [fields(0)])
+    assert "proof" not in alone.model_dump_json()
+    older.model_validate_json(alone.model_dump_json())
+    first, _ = sign_batch(KEY, [fields(0), fields(1)])
+    assert '"proof":"' in first.model_dump_json()

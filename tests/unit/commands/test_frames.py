@@ -68,6 +68,7 @@ def test_every_frame_parses_and_verifies_for_its_own_agent(
         assert verify_envelope(public, envelope)
     if size == 1:
         assert envelopes[0].proof is None
+        assert '"proof"' not in texts[0]  # as CommandEnvelope serialises it
     else:
         assert len({e.signature for e in envelopes}) == 1
     other = public_key_text(Ed25519PrivateKey.generate())
