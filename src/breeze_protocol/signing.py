@@ -5,7 +5,7 @@ sorted keys, no whitespace and UTF-8 (``canonical_bytes``): both sides compute t
 parsed fields, so transport re-encoding never breaks a signature, and any change of a field
 does.
 
-An envelope is signed alone (``proof`` is null: the signature covers its canonical bytes)
+An envelope is signed alone (no ``proof``: the signature covers its canonical bytes)
 or as one of a batch (`sign_batch`): the signature then covers ``BATCH_CONTEXT`` followed
 by the root of a Merkle tree whose leaves are the batch's canonical bytes, and ``proof``
 leads from this envelope's leaf to that root (`breeze_protocol.merkle`). Canonical JSON
@@ -43,13 +43,18 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def canonical_json(value: Any) -> str:
+    """Canonical JSON of a value: sorted keys (nested too), no whitespace, no escaping of
+    non-ASCII text, no NaN."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+
+
 def canonical_bytes(fields: dict[str, Any]) -> bytes:
     """The bytes a signature covers: every field but ``signature`` and ``proof``, as
     canonical JSON."""
-    unsigned = {k: v for k, v in fields.items() if k not in UNSIGNED}
-    return json.dumps(
-        unsigned, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    return canonical_json({k: v for k, v in fields.items() if k not in UNSIGNED}).encode()
 
 
 def public_key_text(key: Ed25519PrivateKey) -> str:
@@ -57,8 +62,13 @@ def public_key_text(key: Ed25519PrivateKey) -> str:
     return _b64(key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
 
 
+def sign_message(key: Ed25519PrivateKey, message: bytes) -> str:
+    """The signature of `message`, base64url without padding (as envelopes carry it)."""
+    return _b64(key.sign(message))
+
+
 def sign_fields(key: Ed25519PrivateKey, fields: dict[str, Any]) -> str:
-    return _b64(key.sign(canonical_bytes(fields)))
+    return sign_message(key, canonical_bytes(fields))
 
 
 def sign_envelope(key: Ed25519PrivateKey, **fields: Any) -> CommandEnvelope:
@@ -79,7 +89,7 @@ def sign_built(key: Ed25519PrivateKey, fields: dict[str, Any]) -> CommandEnvelop
 def sign_tree(key: Ed25519PrivateKey, leaves: list[bytes]) -> tuple[list[list[bytes]], str]:
     """(the Merkle tree over `leaves`, the one signature of its root)."""
     tree = merkle.levels(leaves)
-    return tree, _b64(key.sign(BATCH_CONTEXT + tree[-1][0]))
+    return tree, sign_message(key, BATCH_CONTEXT + tree[-1][0])
 
 
 def sign_batch(key: Ed25519PrivateKey, batch: list[dict[str, Any]]) -> list[CommandEnvelope]:

@@ -13,8 +13,6 @@ encoded once per batch; the frame is that JSON with ``signature`` and ``proof`` 
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,18 +20,11 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from breeze_protocol import merkle
-from breeze_protocol.signing import sign_tree
+from breeze_protocol.signing import canonical_json, sign_message, sign_tree
 
 CHUNK = 500  # envelopes per turn of the event loop (a few ms)
 # The envelope's signed fields in canonical (sorted) order: canonical_bytes sorts keys.
 SIGNED_FIELDS = ("agent_id", "expires_at", "id", "issued_at", "nonce", "payload", "type")
-
-
-def _json(value: Any) -> str:
-    """canonical_bytes' encoding of one value (nested keys sorted too)."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
 
 
 def canonical_text(fields: Mapping[str, Any], payloads: dict[int, str]) -> str:
@@ -42,11 +33,11 @@ def canonical_text(fields: Mapping[str, Any], payloads: dict[int, str]) -> str:
     payload = fields["payload"]
     encoded = payloads.get(id(payload))
     if encoded is None:
-        encoded = payloads[id(payload)] = _json(payload)
+        encoded = payloads[id(payload)] = canonical_json(payload)
     return (
-        f'{{"agent_id":{_json(fields["agent_id"])},"expires_at":{int(fields["expires_at"])},'
-        f'"id":{_json(fields["id"])},"issued_at":{int(fields["issued_at"])},'
-        f'"nonce":{_json(fields["nonce"])},"payload":{encoded},"type":{_json(fields["type"])}}}'
+        f'{{"agent_id":{canonical_json(fields["agent_id"])},"expires_at":{int(fields["expires_at"])},'
+        f'"id":{canonical_json(fields["id"])},"issued_at":{int(fields["issued_at"])},'
+        f'"nonce":{canonical_json(fields["nonce"])},"payload":{encoded},"type":{canonical_json(fields["type"])}}}'
     )
 
 
@@ -81,9 +72,10 @@ async def signed_batch(key: Ed25519PrivateKey, batch: Sequence[Mapping[str, Any]
         chunk = [canonical_text(fields, payloads) for fields in batch[at : at + CHUNK]]
         texts += chunk
         leaves += [merkle.leaf_hash(text.encode()) for text in chunk]
-    if len(texts) < 2:
-        signatures = [_b64(key.sign(text.encode())) for text in texts]
-        return SignedBatch(texts, signatures[0] if signatures else "", [None] * len(texts))
+    if not texts:
+        return SignedBatch([], "", [])
+    if len(texts) == 1:  # alone: the plain signature of its canonical bytes
+        return SignedBatch(texts, sign_message(key, texts[0].encode()), [None])
     tree, signature = sign_tree(key, leaves)
     proofs: list[str | None] = []
     for at in range(0, len(texts), CHUNK):
@@ -99,7 +91,3 @@ async def batch_frames(key: Ed25519PrivateKey, batch: Sequence[Mapping[str, Any]
         frame_of(text, signed.signature, proof)
         for text, proof in zip(signed.texts, signed.proofs, strict=True)
     ]
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
