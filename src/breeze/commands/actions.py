@@ -16,7 +16,7 @@ from sqlalchemy import Table
 from breeze.audit.actions import record
 from breeze.commands import events
 from breeze.commands import queries as q
-from breeze.commands.delivery import hand_over
+from breeze.commands.delivery import frame_while_committing
 from breeze.commands.errors import CommandFinished
 from breeze.commands.models import CANCELLED, FINAL_STATES, PENDING, SENT, DeviceCommand
 from breeze.commands.push import LocalSockets
@@ -362,15 +362,16 @@ async def queue_batch(
         | (pushed_now if d.id in direct else {})
         for d in devices
     ]
+    pushed = [row for row in rows if row["device_id"] in direct]
+    framing = frame_while_committing(uow, settings, pushed, direct) if pushed else None
     await insert_many(uow.session, cast(Table, DeviceCommand.__table__), rows)
     agent_events = [events.agent_event(d.agent_id, d.id) for d in devices if d.id not in direct]
     status_events = [events.status_of(row) for row in rows]
-    pushed = [row for row in rows if row["device_id"] in direct]
 
     async def _announce() -> None:
-        if pushed and sockets is not None:
+        if framing is not None and sockets is not None:
             try:
-                await hand_over(settings, sockets, pushed, direct)
+                sockets.hand_over(await framing)
             except Exception:  # committed: the sweep re-delivers what was not sent
                 log.exception("handing %d commands to their sockets failed", len(pushed))
         await events.publish_many(events.AGENT_COMMANDS, agent_events)

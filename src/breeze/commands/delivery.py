@@ -16,6 +16,7 @@ byte-identical.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
@@ -36,11 +37,11 @@ from breeze.commands.models import (
     CommandOutputChunk,
     DeviceCommand,
 )
-from breeze.commands.push import LocalSockets
 from breeze.commands.schemas import SECRET_MASK
 from breeze.commands.signing import private_key
 from breeze.core.state import AppState
 from breeze.db.base import utcnow
+from breeze.db.engine import UnitOfWork
 from breeze.db.sql import is_postgresql, one_of
 from breeze.settings import Settings
 from breeze_protocol.commands import CommandEnvelope, OutputChunk
@@ -167,23 +168,40 @@ async def claim_envelopes_for(
     return out
 
 
-async def hand_over(
-    settings: Settings,
-    sockets: LocalSockets,
-    rows: Sequence[Mapping[str, Any]],
-    agents: dict[uuid.UUID, str],
-) -> int:
-    """Sign the envelopes of committed ``sent`` rows as one batch and give their frames to
-    this process's sockets (`commands.push`); how many found their socket."""
+Framed = list[tuple[uuid.UUID, str, str]]  # (device id, agent id, frame text)
+
+
+async def framed(
+    settings: Settings, rows: Sequence[Mapping[str, Any]], agents: dict[uuid.UUID, str]
+) -> Framed:
+    """The frames of `rows`' envelopes (``sent`` rows of one batch), signed as one batch,
+    each with the device and agent it is for."""
     targets = [(row["device_id"], agents[row["device_id"]]) for row in rows]
     texts = await frames.batch_frames(
         private_key(settings),
         [fields_of(row, agent) for row, (_, agent) in zip(rows, targets, strict=True)],
     )
-    return sockets.hand_over(
+    return [
         (device_id, agent_id, text)
         for (device_id, agent_id), text in zip(targets, texts, strict=True)
-    )
+    ]
+
+
+def frame_while_committing(
+    uow: UnitOfWork,
+    settings: Settings,
+    rows: Sequence[Mapping[str, Any]],
+    agents: dict[uuid.UUID, str],
+) -> asyncio.Task[Framed]:
+    """Start signing and framing `rows` now, before their transaction commits. An
+    envelope is a pure function of its row, so it can be signed before the row is
+    stored; the work then runs while the event loop waits on the database (the rows'
+    COPY, the audit row, the commit: about 0.3 s of a 10,000-device broadcast), instead
+    of after. Nothing is handed to a socket before the commit; when the transaction
+    does not commit the task is cancelled and its frames are never seen."""
+    task = asyncio.get_running_loop().create_task(framed(settings, rows, agents))
+    uow.on_rollback(task.cancel)
+    return task
 
 
 async def _sign(

@@ -82,8 +82,13 @@ class Database:
         """One transaction; commits on success, then runs the after-commit hooks."""
         async with AsyncSession(self.write_engine, expire_on_commit=False) as session:
             uow = UnitOfWork(session=session, is_sqlite=self.is_sqlite)
-            async with session.begin():
-                yield uow
+            try:
+                async with session.begin():
+                    yield uow
+            except BaseException:
+                for discard in uow.after_rollback:
+                    discard()
+                raise
             for hook in uow.after_commit:
                 await hook()
 
@@ -93,10 +98,16 @@ class UnitOfWork:
     session: AsyncSession
     is_sqlite: bool
     after_commit: list[AfterCommit] = field(default_factory=list)
+    after_rollback: list[Callable[[], object]] = field(default_factory=list)
 
     def on_commit(self, hook: AfterCommit) -> None:
         """Run `hook` after the transaction commits (pushes, emails)."""
         self.after_commit.append(hook)
+
+    def on_rollback(self, discard: Callable[[], object]) -> None:
+        """Call `discard` (synchronous, quick) when the transaction does not commit: to
+        drop work started in advance for after the commit."""
+        self.after_rollback.append(discard)
 
 
 def create_database(settings: Settings) -> Database:
