@@ -365,8 +365,6 @@ async def queue_batch(
     pushed = [row for row in rows if row["device_id"] in direct]
     framing = frame_while_committing(uow, settings, pushed, direct) if pushed else None
     await insert_many(uow.session, cast(Table, DeviceCommand.__table__), rows)
-    agent_events = [events.agent_event(d.agent_id, d.id) for d in devices if d.id not in direct]
-    status_events = [events.status_of(row) for row in rows]
 
     async def _announce() -> None:
         if framing is not None and sockets is not None:
@@ -374,8 +372,12 @@ async def queue_batch(
                 sockets.hand_over(await framing)
             except Exception:  # committed: the sweep re-delivers what was not sent
                 log.exception("handing %d commands to their sockets failed", len(pushed))
-        await events.publish_many(events.AGENT_COMMANDS, agent_events)
-        await events.publish_many(events.COMMAND_STATUS, status_events)
+        # The events are built after the hand-over: the frames must not wait for them.
+        await events.publish_many(
+            events.AGENT_COMMANDS,
+            [events.agent_event(d.agent_id, d.id) for d in devices if d.id not in direct],
+        )
+        await events.publish_many(events.COMMAND_STATUS, [events.status_of(r) for r in rows])
 
     uow.on_commit(_announce)
     return rows
