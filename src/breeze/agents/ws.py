@@ -101,10 +101,10 @@ class Connection:
         return (self.opened_at, self.id)
 
     async def send(self, texts: list[str]) -> int:
-        """Send frames in order; how many went. One that cannot go within SEND_TIMEOUT
-        closes the socket and stops the rest. The connection's delivery task is its only
-        sender, so sends need no lock; one deadline covers them all (a broadcast wakes
-        ten thousand of these for one frame each, and a timer apiece was a tenth of it)."""
+        """Send frames in order; how many went. Frames that cannot all go within
+        SEND_TIMEOUT close the socket and stop the rest. The connection's delivery task is
+        its only sender, so sends need no lock; one deadline covers a wake-up's frames (a
+        claim hands out up to CLAIM_BATCH) instead of one timer per frame."""
         sent = 0
         if self.closed:
             return sent

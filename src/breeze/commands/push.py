@@ -2,8 +2,9 @@
 
 A batch for devices whose agents hold a WebSocket on this process skips the claim round
 trip (bus event, wake-up, a read, then ``UPDATE ... RETURNING`` of every row): those rows
-are written already ``sent``, and once the transaction has committed their envelopes are
-signed as one batch and handed to the sockets as frames (`commands.frames`). A socket
+are written already ``sent``; their envelopes are signed as one batch while the
+transaction commits (`commands.delivery.frame_while_committing`) and, once it has
+committed, handed to the sockets as frames (`commands.frames`). A socket
 that has closed in between leaves its command ``sent`` without an acknowledgement; the
 sweep puts it back to ``pending`` after ``commands.redeliver_after_seconds``, as for any
 claimed command whose frame was lost.
