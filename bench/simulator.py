@@ -39,9 +39,10 @@ def settle_heap() -> None:
     """Move the fleet's long-lived objects out of the collector's sight.
 
     Thousands of agents in one heap are millions of tracked objects (sockets, tasks,
-    buffers); a full collection over them held this process for about a second in the
-    middle of a broadcast, and every frame waiting meanwhile was timed late. Real agents
-    do not share a heap, so the simulator must not add that pause to the server's figures:
+    buffers). py-spy showed this process stopped about a second at one allocation in the
+    middle of a broadcast, most likely a collection over that heap, and every frame
+    waiting meanwhile was timed late. Real agents do not share a heap, so the simulator
+    must not add such pauses to the server's figures:
     after each growth what exists is frozen (never scanned again), and young collections
     come after 50,000 allocations instead of 700, as in the server (breeze.ops.gc)."""
     gc.collect()
