@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import json
 import logging
 import random
@@ -29,26 +28,23 @@ from typing import Any
 from bench.agent import Fleet
 from bench.loadgen import Target, closed_loop
 from bench.procs import die_with_parent, raise_fd_limit
+from breeze.ops import gc as gc_settings
 
 log = logging.getLogger("bench.simulator")
 MAX_OPS = 100_000
-YOUNG_THRESHOLD = 50_000
 
 
 def settle_heap() -> None:
-    """Move the fleet's long-lived objects out of the collector's sight.
+    """Move the fleet's long-lived objects out of the collector's sight, as the server
+    does with its start-up objects (`breeze.ops.gc.settle`).
 
     Thousands of agents in one heap are millions of tracked objects (sockets, tasks,
     buffers). With CPython's default thresholds, full collections held a simulator of
     5,000 agents 0.65-1.3 s each, during broadcasts too (logged with a gc callback), and
     every frame waiting meanwhile was timed late. Real agents do not share a heap, so the
-    simulator must not add such pauses to the server's figures:
-    after each growth what exists is frozen (never scanned again), and young collections
-    come after 50,000 allocations instead of 700, as in the server (breeze.ops.gc)."""
-    gc.collect()
-    gc.freeze()
-    _, gen1, gen2 = gc.get_threshold()
-    gc.set_threshold(YOUNG_THRESHOLD, gen1, gen2)
+    simulator must not add such pauses to the server's figures: after each growth what
+    exists is frozen, and young collections come after 50,000 allocations, not 700."""
+    gc_settings.settle()
 
 
 class Worker:

@@ -40,12 +40,19 @@ def _timed(phase: str, info: dict[str, Any]) -> None:
         PAUSES.labels(str(info.get("generation", "?"))).observe(time.perf_counter() - _started[0])
 
 
-def tune_for_server(young_threshold: int = GEN0_THRESHOLD) -> None:
-    """Freeze the startup objects, raise the first threshold, time every collection.
-    For the long-running server process only (not for tests or one-shot commands)."""
+def settle(young_threshold: int = GEN0_THRESHOLD) -> None:
+    """Collect once, freeze what survives (never scanned again) and raise the first
+    threshold. For long-running processes whose existing objects live on: the server
+    after start-up, the benchmark's simulators after each growth of their fleet."""
     gc.collect()
     gc.freeze()
     _, gen1, gen2 = gc.get_threshold()
     gc.set_threshold(young_threshold, gen1, gen2)
+
+
+def tune_for_server(young_threshold: int = GEN0_THRESHOLD) -> None:
+    """Freeze the startup objects, raise the first threshold, time every collection.
+    For the long-running server process only (not for tests or one-shot commands)."""
+    settle(young_threshold)
     if _timed not in gc.callbacks:
         gc.callbacks.append(_timed)
