@@ -29,8 +29,10 @@ never a command.
   while the socket is awaited.
 * A script batch skips the claim for the agents connected here: the hub is the
   process's ``commands.push.LocalSockets``; their rows are written ``sent`` and the
-  frames of their envelopes, signed as one batch, are put in each connection's outbox
-  after the commit (``hand_over``), which its delivery task sends.
+  frames of their envelopes, signed as one batch, are sent after the commit
+  (``hand_over``) in one pass over the sockets: each frame goes on the spot
+  (`breeze.core.eager`), and only a socket that cannot take it at once (or is busy)
+  leaves it to its delivery task.
 * The hub holds ONE bus subscription per process (``agent.commands``,
   ``agent.ws.connected``, ``device.decommissioned``), started by this router's lifespan.
 * Frames from the agent: ``WsOutput`` is stored by ``commands.delivery.store_output``;
@@ -45,7 +47,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Coroutine, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,6 +59,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from breeze.agents.auth import AGENT_TOKEN_PREFIX, TokenOwner, token_lookup
 from breeze.commands.events import unpack
+from breeze.core.eager import start_eagerly
 from breeze.core.errors import BreezeError
 from breeze.core.security import token_hash
 from breeze.core.state import AppState
@@ -74,6 +77,8 @@ CLOSE_UNAUTHORIZED = 4401
 CLOSE_GOING_AWAY = 1001
 CLOSE_TRY_AGAIN = 1013
 SEND_TIMEOUT = 10.0  # a peer that cannot take a frame in this long is dropped
+SEND_ERRORS = (TimeoutError, WebSocketDisconnect, RuntimeError, OSError)
+SEND_TURN = 500  # frames a hand-over sends per turn of the event loop (~20 ms)
 SUBSCRIBE_WAIT = 5.0  # how long startup waits for the bus subscription
 MAX_LOGGED_BAD_FRAMES = 5  # per connection; a misbehaving agent cannot flood the log
 CLAIM_BATCH_DEVICES = 10_000  # devices whose commands one claim transaction hands out
@@ -94,29 +99,59 @@ class Connection:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     claim_due: bool = False  # pending commands may wait: claim them at the next wake-up
     outbox: list[str] = field(default_factory=list)  # frames handed over, unsent
+    # A frame `offer` started sending that had to wait: the delivery task finishes it.
+    unfinished: Coroutine[Any, Any, None] | None = None
+    sending: bool = False  # the delivery task is in the middle of a send
     closed: bool = False
     bad_frames: int = 0
 
     def rank(self) -> tuple[float, str]:
         return (self.opened_at, self.id)
 
+    def offer(self, text: str) -> bool:
+        """Send `text` on the spot when nothing of this socket is queued or in flight
+        before it; True when it went. Otherwise it is queued, or, when the send had to
+        wait (the peer's buffer is full), its rest is left to the delivery task: either
+        way sent in order, under SEND_TIMEOUT. Raises SEND_ERRORS when the socket is
+        gone."""
+        if self.closed or self.sending or self.outbox or self.unfinished is not None:
+            self.outbox.append(text)
+            self.wake.set()
+            return False
+        self.unfinished = start_eagerly(self.websocket.send_text(text))
+        if self.unfinished is None:
+            return True
+        self.wake.set()
+        return False
+
     async def send(self, texts: list[str]) -> int:
-        """Send frames in order; how many went. Frames that cannot all go within
-        SEND_TIMEOUT close the socket and stop the rest. The connection's delivery task is
-        its only sender, so sends need no lock; one deadline covers a wake-up's frames (a
-        claim hands out up to CLAIM_BATCH) instead of one timer per frame."""
+        """Finish the send `offer` left unfinished, if any, then send `texts` in order;
+        how many frames went (that one included). Frames that cannot all go within
+        SEND_TIMEOUT close the socket and stop the rest. The connection's delivery task
+        is its only sender (`offer` yields to it), so sends need no lock; one deadline
+        covers a wake-up's frames (a claim hands out up to CLAIM_BATCH) instead of one
+        timer per frame."""
         sent = 0
+        rest, self.unfinished = self.unfinished, None
         if self.closed:
+            if rest is not None:
+                rest.close()
             return sent
+        self.sending = True
         try:
             # asyncio.timeout, not wait_for: no extra task (and loop turn) per send
             async with asyncio.timeout(SEND_TIMEOUT):
+                if rest is not None:
+                    await rest
+                    sent += 1
                 for text in texts:
                     await self.websocket.send_text(text)
                     sent += 1
-        except (TimeoutError, WebSocketDisconnect, RuntimeError, OSError) as exc:
+        except SEND_ERRORS as exc:
             log.info("agent %s: send failed (%s); closing", self.agent_id, type(exc).__name__)
             await self.close(CLOSE_GOING_AWAY, "send failed")
+        finally:
+            self.sending = False
         return sent
 
     async def close(self, code: int, reason: str) -> None:
@@ -127,6 +162,15 @@ class Connection:
             return
         with contextlib.suppress(Exception):  # already gone: nothing left to tell it
             await asyncio.wait_for(self.websocket.close(code, reason), SEND_TIMEOUT)
+
+    def abandon(self) -> None:
+        """The socket has ended: drop what was never sent (its commands stay ``sent``,
+        unacknowledged, and are re-delivered)."""
+        self.closed = True
+        self.outbox = []
+        if self.unfinished is not None:
+            self.unfinished.close()
+            self.unfinished = None
 
 
 class ClaimBatcher:
@@ -277,7 +321,7 @@ class AgentHub:
         try:
             await self._read(conn)
         finally:
-            conn.closed = True
+            conn.abandon()
             delivery.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await delivery
@@ -306,11 +350,12 @@ class AgentHub:
             if conn.claim_due:
                 conn.claim_due = False
                 texts += [WsCommand(command=e).model_dump_json() for e in await self._claim(conn)]
-            if not texts:
+            due = len(texts) + (conn.unfinished is not None)
+            if not due:
                 continue
             sent = await conn.send(texts)
             PUSHED.inc(sent)
-            if sent < len(texts):
+            if sent < due:
                 return  # claimed but unsent: re-delivered as never acknowledged
 
     async def _claim(self, conn: Connection) -> list[CommandEnvelope]:
@@ -337,16 +382,27 @@ class AgentHub:
             if c.device_id in wanted and not c.closed
         }
 
-    def hand_over(self, frames: Iterable[tuple[uuid.UUID, str, str]]) -> int:
-        by_device = {c.device_id: c for c in self.local.values() if not c.closed}
-        handed = 0
-        for device_id, agent_id, text in frames:
-            conn = by_device.get(device_id)
-            if conn is None or agent_id != conn.agent_id:
+    async def hand_over(self, frames: Sequence[tuple[uuid.UUID, str, str]]) -> int:
+        """Send each frame to its socket on the spot (`Connection.offer`); a socket that
+        cannot take it now gets it from its delivery task. One pass over the sockets
+        rather than a task wake-up and a send deadline each (`breeze.core.eager`). A turn
+        of the loop every SEND_TURN frames lets heartbeats in."""
+        handed = sent = 0
+        for n, (device_id, agent_id, text) in enumerate(frames):
+            if n and n % SEND_TURN == 0:
+                PUSHED.inc(sent)
+                sent = 0
+                await asyncio.sleep(0)
+            conn = self.local.get(agent_id)
+            if conn is None or conn.closed or conn.device_id != device_id:
                 continue  # gone (or re-enrolled): sent, unacknowledged, re-delivered later
-            conn.outbox.append(text)
-            conn.wake.set()
             handed += 1
+            try:
+                sent += conn.offer(text)
+            except SEND_ERRORS as exc:
+                log.info("agent %s: send failed (%s); closing", agent_id, type(exc).__name__)
+                self._spawn(conn.close(CLOSE_GOING_AWAY, "send failed"))
+        PUSHED.inc(sent)
         return handed
 
     async def _read(self, conn: Connection) -> None:

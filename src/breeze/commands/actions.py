@@ -369,7 +369,7 @@ async def queue_batch(
     async def _announce() -> None:
         if framing is not None and sockets is not None:
             try:
-                sockets.hand_over(await framing)
+                await sockets.hand_over(await framing)
             except Exception:  # committed: the sweep re-delivers what was not sent
                 log.exception("handing %d commands to their sockets failed", len(pushed))
         # The events are built after the hand-over: the frames must not wait for them.

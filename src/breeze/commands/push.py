@@ -4,7 +4,7 @@ A batch for devices whose agents hold a WebSocket on this process skips the clai
 trip (bus event, wake-up, a read, then ``UPDATE ... RETURNING`` of every row): those rows
 are written already ``sent``; their envelopes are signed as one batch while the
 transaction commits (`commands.delivery.frame_while_committing`) and, once it has
-committed, handed to the sockets as frames (`commands.frames`). A socket
+committed, sent to the sockets as frames (`commands.frames`). A socket
 that has closed in between leaves its command ``sent`` without an acknowledgement; the
 sweep puts it back to ``pending`` after ``commands.redeliver_after_seconds``, as for any
 claimed command whose frame was lost.
@@ -15,7 +15,7 @@ Devices without a socket here (offline, or connected to another server process) 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 
@@ -26,7 +26,8 @@ class LocalSockets(Protocol):
         """{device id: agent id} for those of `device_ids` with a socket open here."""
         ...
 
-    def hand_over(self, frames: Iterable[tuple[uuid.UUID, str, str]]) -> int:
-        """Queue each (device id, agent id, frame text) on that device's socket to be sent
-        at once, if the socket is still that agent's; returns how many found one."""
+    async def hand_over(self, frames: Sequence[tuple[uuid.UUID, str, str]]) -> int:
+        """Send each (device id, agent id, frame text) on that device's socket, if the
+        socket is still that agent's, without waiting on a slow one (its frame is
+        queued); returns how many found one."""
         ...
