@@ -66,6 +66,31 @@ def proof_of(tree: list[list[bytes]], index: int) -> str:
     return base64.urlsafe_b64encode(b"".join(steps)).rstrip(b"=").decode("ascii")
 
 
+def proof_texts(tree: list[list[bytes]]) -> list[list[str]]:
+    """Per level below the root, each node's step as text (side and sibling, base64url;
+    "" for a node without a sibling): `proof_of` for every leaf is then these joined
+    (`joined_proof`). A step is 33 bytes, a multiple of 3, so base64 of the steps put
+    together is the steps' base64 put together, and each step is encoded once for the
+    whole batch instead of once per leaf below it."""
+    out = []
+    for level in tree[:-1]:
+        texts = []
+        for index in range(len(level)):
+            sibling = index ^ 1
+            if sibling < len(level):
+                step = (LEFT if sibling < index else RIGHT) + level[sibling]
+                texts.append(base64.urlsafe_b64encode(step).decode("ascii"))
+            else:
+                texts.append("")
+        out.append(texts)
+    return out
+
+
+def joined_proof(steps: list[list[str]], index: int) -> str:
+    """``proof_of(tree, index)`` from the tree's `proof_texts`."""
+    return "".join([level[index >> depth] for depth, level in enumerate(steps)])
+
+
 def root_from(leaf: bytes, proof: str) -> bytes:
     """The root that ``proof`` leads to from ``leaf`` (a leaf hash); BadProof when the
     proof is malformed. Whether that root is the signed one is the caller's check."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -27,6 +28,13 @@ CHUNK = 500  # envelopes per turn of the event loop (a few ms)
 SIGNED_FIELDS = ("agent_id", "expires_at", "id", "issued_at", "nonce", "payload", "type")
 
 
+def _text(value: Any) -> str:
+    """`canonical_json` of a field: a string straight through the encoder's string
+    function, which is what ``json.dumps(..., ensure_ascii=False)`` calls for one; the
+    whole of `json.dumps` per field was half the time of signing a batch."""
+    return encode_basestring(value) if type(value) is str else canonical_json(value)
+
+
 def canonical_text(fields: Mapping[str, Any], payloads: dict[int, str]) -> str:
     """``canonical_bytes(fields)`` as text, reusing the encoding of a payload object
     already seen (`payloads`: id of the payload dict → its JSON, for one batch)."""
@@ -35,9 +43,9 @@ def canonical_text(fields: Mapping[str, Any], payloads: dict[int, str]) -> str:
     if encoded is None:
         encoded = payloads[id(payload)] = canonical_json(payload)
     return (
-        f'{{"agent_id":{canonical_json(fields["agent_id"])},"expires_at":{int(fields["expires_at"])},'
-        f'"id":{canonical_json(fields["id"])},"issued_at":{int(fields["issued_at"])},'
-        f'"nonce":{canonical_json(fields["nonce"])},"payload":{encoded},"type":{canonical_json(fields["type"])}}}'
+        f'{{"agent_id":{_text(fields["agent_id"])},"expires_at":{int(fields["expires_at"])},'
+        f'"id":{_text(fields["id"])},"issued_at":{int(fields["issued_at"])},'
+        f'"nonce":{_text(fields["nonce"])},"payload":{encoded},"type":{_text(fields["type"])}}}'
     )
 
 
@@ -77,10 +85,11 @@ async def signed_batch(key: Ed25519PrivateKey, batch: Sequence[Mapping[str, Any]
     if len(texts) == 1:  # alone: the plain signature of its canonical bytes
         return SignedBatch(texts, sign_message(key, texts[0].encode()), [None])
     tree, signature = sign_tree(key, leaves)
+    steps = merkle.proof_texts(tree)
     proofs: list[str | None] = []
     for at in range(0, len(texts), CHUNK):
         await asyncio.sleep(0)
-        proofs += [merkle.proof_of(tree, i) for i in range(at, min(at + CHUNK, len(texts)))]
+        proofs += [merkle.joined_proof(steps, i) for i in range(at, min(at + CHUNK, len(texts)))]
     return SignedBatch(texts, signature, proofs)
 
 

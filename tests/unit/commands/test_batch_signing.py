@@ -139,3 +139,13 @@ def test_an_envelope_signed_alone_is_sent_as_before_the_proof_field() -> None:
     older.model_validate_json(alone.model_dump_json())
     first, _ = sign_batch(KEY, [fields(0), fields(1)])
     assert '"proof":"' in first.model_dump_json()
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 8, 1201])
+def test_proofs_joined_from_shared_steps_are_each_leafs_own_proof(size: int) -> None:
+    tree = merkle.levels([merkle.leaf_hash(str(i).encode()) for i in range(size)])
+    steps = merkle.proof_texts(tree)
+    for i in range(size):
+        proof = merkle.joined_proof(steps, i)
+        assert proof == merkle.proof_of(tree, i)
+        assert merkle.root_from(tree[0][i], proof) == tree[-1][0]

@@ -53,6 +53,12 @@ def test_canonical_text_is_canonical_bytes(payload: dict[str, Any]) -> None:
     assert len(seen) == 1
 
 
+@pytest.mark.parametrize("odd", ['quote " and \\ back', "new\nline\ttab \x01 \u2028", "ünïcødé ☃"])
+def test_canonical_text_escapes_strings_as_canonical_json_does(odd: str) -> None:
+    f = fields(0) | {"agent_id": odd, "nonce": odd, "id": odd, "type": odd}
+    assert frames.canonical_text(f, {}).encode() == canonical_bytes(f)
+
+
 @pytest.mark.parametrize("size", [1, 2, 7, 1201])
 def test_every_frame_parses_and_verifies_for_its_own_agent(
     size: int, monkeypatch: pytest.MonkeyPatch
