@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
 from bench.content import (
@@ -31,7 +31,16 @@ from bench.content import (
 from bench.wire import Connection, Reply, WireError, request_once
 from breeze_agent.ws import PING_INTERVAL, PING_TIMEOUT
 from breeze_protocol.agent_api import EnrollResponse, HeartbeatResponse
-from breeze_protocol.commands import CommandAck, CommandEnvelope, CommandResult, WsCommand
+from breeze_protocol.commands import (
+    CommandAck,
+    CommandEnvelope,
+    CommandResult,
+    WsAck,
+    WsCommand,
+    WsHello,
+    WsReceipt,
+    WsResult,
+)
 from breeze_protocol.signing import VerifiedRoots, verify_envelope
 
 log = logging.getLogger("bench.agent")
@@ -91,6 +100,8 @@ class Agent:
     stopped: bool = False
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    ws: ClientConnection | None = None  # open, and its server takes acks and results
+    receipts: dict[tuple[str, str], asyncio.Future[int]] = field(default_factory=dict)
 
     def beat_headers(self) -> dict[str, str]:
         headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}
@@ -335,8 +346,11 @@ class Fleet:
                     up = True
                     self.ws_open += 1
                     agent.ready.set()
-                    async for message in ws:
-                        self._on_frame(agent, message)
+                    try:
+                        async for message in ws:
+                            self._on_frame(agent, ws, message)
+                    finally:
+                        self._socket_gone(agent)
                     code = ws.close_code
                 self.stats.other[f"ws_closed {code}"] += 1
                 if code in (4401, 4000):
@@ -350,13 +364,29 @@ class Fleet:
             agent.ready.set()  # a socket that cannot open must not hold up the step
             await asyncio.sleep(min(30.0, 1.0 * 2 ** min(attempt, 5)) * agent.rng.uniform(0.5, 1))
 
-    def _on_frame(self, agent: Agent, message: str | bytes) -> None:
+    def _on_frame(self, agent: Agent, ws: ClientConnection, message: str | bytes) -> None:
         try:
-            frame = WsCommand.model_validate_json(message)
-        except ValidationError:
+            frame = json.loads(message)
+            kind = frame.get("type") if isinstance(frame, dict) else None
+            if kind == "receipt":
+                receipt = WsReceipt.model_validate(frame)
+                waiting = agent.receipts.pop((receipt.kind, receipt.command_id), None)
+                if waiting is not None and not waiting.done():
+                    waiting.set_result(receipt.status)
+            elif kind == "hello":
+                agent.ws = ws if WsHello.model_validate(frame).reports else None
+            else:
+                self._on_envelope(agent, WsCommand.model_validate(frame).command, "ws")
+        except (ValueError, ValidationError):
             self.stats.other["ws_bad_frame"] += 1
-            return
-        self._on_envelope(agent, frame.command, "ws")
+
+    @staticmethod
+    def _socket_gone(agent: Agent) -> None:
+        agent.ws = None
+        receipts, agent.receipts = agent.receipts, {}
+        for waiting in receipts.values():
+            if not waiting.done():
+                waiting.set_result(0)  # no receipt: POSTed instead
 
     # -- commands -----------------------------------------------------------------------------
 
@@ -376,14 +406,46 @@ class Fleet:
             self._spawn(self._execute(agent, envelope, valid))
 
     async def _execute(self, agent: Agent, envelope: CommandEnvelope, valid: bool) -> None:
-        base = f"/api/v1/agents/{agent.agent_id}/commands/{envelope.id}"
-        steps: list[tuple[str, str]] = []
+        steps: list[WsAck | WsResult] = []
         if valid:
             result = CommandResult(status="completed", exit_code=0, duration_ms=0)
-            steps.append(("ack", CommandAck().model_dump_json()))
+            steps.append(WsAck(command_id=envelope.id, ack=CommandAck()))
         else:
             result = CommandResult(status="failed", error="signature check failed")
-        steps.append(("result", result.model_dump_json()))
+        steps.append(WsResult(command_id=envelope.id, result=result))
+        # Over the socket when the server takes them there, each step waiting for its
+        # receipt, as the real agent does (breeze_agent.commands.reports); else POSTed.
+        while steps and agent.ws is not None:
+            status = await self._over_socket(agent, agent.ws, steps[0])
+            if not status:
+                break
+            ok = status == 204
+            verdict = "ws_ok" if ok else f"error ws {status}"
+            self.stats.other[f"{steps[0].type}_{verdict}"] += 1
+            steps.pop(0)
+        if steps:
+            await self._post(agent, envelope.id, steps)
+
+    async def _over_socket(
+        self, agent: Agent, ws: ClientConnection, frame: WsAck | WsResult
+    ) -> int:
+        """The receipt's status; 0 when none came (the caller POSTs the report)."""
+        waiting: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        agent.receipts[(frame.type, frame.command_id)] = waiting
+        try:
+            await asyncio.wait_for(ws.send(frame.model_dump_json()), REQUEST_TIMEOUT)
+            return await asyncio.wait_for(waiting, REQUEST_TIMEOUT)
+        except (ConnectionClosed, OSError, TimeoutError) as exc:
+            self.stats.other[f"{frame.type}_ws_unconfirmed {type(exc).__name__}"] += 1
+            agent.receipts.pop((frame.type, frame.command_id), None)
+            return 0
+
+    async def _post(self, agent: Agent, command_id: str, frames: list[WsAck | WsResult]) -> None:
+        base = f"/api/v1/agents/{agent.agent_id}/commands/{command_id}"
+        steps = [
+            (f.type, (f.ack if isinstance(f, WsAck) else f.result).model_dump_json())
+            for f in frames
+        ]
         # Ack and result on one keep-alive connection, as the agent's HTTP client
         # (httpx, transport.py) sends them; two fresh connections per command would make
         # a broadcast a burst of two connects per agent.
@@ -402,7 +464,8 @@ class Fleet:
                     self.stats.other[f"{name}_error {type(exc).__name__}"] += 1
                     return
                 ok = reply.status == 204
-                self.stats.other[f"{name}_{'ok' if ok else f'error http {reply.status}'}"] += 1
+                verdict = "http_ok" if ok else f"error http {reply.status}"
+                self.stats.other[f"{name}_{verdict}"] += 1
         finally:
             await conn.close()
 

@@ -429,7 +429,7 @@ async def step(ctx: Ctx, target: int, probe: int) -> tuple[dict[str, Any], dict[
             **{
                 k: v
                 for k, v in (ramp_stats["other"] + hold["other"] + push_stats["other"]).items()
-                if "error" in k or "closed" in k or "bad" in k
+                if "error" in k or "closed" in k or "bad" in k or "unconfirmed" in k
             },
         },
         "rows_sent": sent,

@@ -1,8 +1,8 @@
 """The agent's WebSocket to ``/ws/agents/{agent_id}``: commands pushed the moment they are
-queued, output streamed back without one HTTP request per chunk.
+queued; output, acks and results sent back without one HTTP request each.
 
 The socket is an accelerator, never the only path: commands also come in heartbeat
-answers and output can be POSTed, so when the socket is down (or disabled with
+answers and output, acks and results can be POSTed, so when the socket is down (or disabled with
 ``BREEZE_AGENT_WEBSOCKET=0``) the agent still works, only slower.
 
 Connection life:
@@ -13,6 +13,9 @@ Connection life:
   HTTP 401 handshake answer) means the token was revoked: ``revoked`` becomes true and
   ``run()`` returns, like a 401 on the HTTP path. Any other refused handshake (a server or
   proxy without the endpoint) is retried slowly.
+* Acks and results go over the socket only when the server's first frame (``WsHello``)
+  says it takes them; each waits for its ``WsReceipt`` (the server has stored it) for up
+  to ``REPORT_TIMEOUT`` seconds, and without one the caller POSTs it instead.
 * Protocol pings every ~20 s; a peer that does not answer within 20 s is dropped.
 * Reconnects back off exponentially with full jitter (a random wait in ``[0, d]``) so a
   fleet that lost a server at once does not come back in one wave; a connection that
@@ -40,7 +43,16 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from breeze_agent.config import check_server_url
 from breeze_agent.transport import USER_AGENT, verify_setting
-from breeze_protocol.commands import CommandEnvelope, OutputChunk, WsCommand, WsOutput
+from breeze_protocol.commands import (
+    CommandEnvelope,
+    OutputChunk,
+    WsAck,
+    WsCommand,
+    WsHello,
+    WsOutput,
+    WsReceipt,
+    WsResult,
+)
 
 log = logging.getLogger("breeze_agent.ws")
 
@@ -56,6 +68,9 @@ SEND_TIMEOUT = 10.0
 STABLE_AFTER = 30.0  # a connection that lived this long resets the backoff
 MAX_CHUNKS_PER_FRAME = 200  # WsOutput.chunks max_length
 MAX_FRAME_BYTES = 16 * 1_048_576  # what the server accepts (uvicorn's default ws_max_size)
+# How long an ack or result sent over the socket waits for the server's receipt before it
+# is POSTed instead (a repeat is harmless: the server's ingest is idempotent).
+REPORT_TIMEOUT = 30.0
 
 
 def websocket_enabled() -> bool:
@@ -103,6 +118,8 @@ class AgentSocket:
         self._ws: ClientConnection | None = None
         self._failures = 0
         self._handlers: set[asyncio.Task[None]] = set()
+        self.takes_reports = False  # this connection's server said so in its WsHello
+        self._receipts: dict[tuple[str, str], asyncio.Future[WsReceipt | None]] = {}
 
     @property
     def connected(self) -> bool:
@@ -171,6 +188,7 @@ class AgentSocket:
             max_size=MAX_FRAME_BYTES,
         ) as ws:
             self._ws = ws
+            self.takes_reports = False
             self.connections += 1
             log.info("WebSocket connected to %s", self.url)
             reader = asyncio.create_task(self._read(ws))
@@ -179,6 +197,8 @@ class AgentSocket:
                 await asyncio.wait({reader, stop}, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 self._ws = None  # no more sends from here on
+                self.takes_reports = False
+                self._forget_receipts()
                 stop.cancel()
                 if not reader.done():
                     reader.cancel()
@@ -209,7 +229,14 @@ class AgentSocket:
     def _dispatch(self, message: str) -> None:
         try:
             frame = json.loads(message)
-            if not isinstance(frame, dict) or frame.get("type") != "command":
+            kind = frame.get("type") if isinstance(frame, dict) else None
+            if kind == "receipt":
+                self._on_receipt(WsReceipt.model_validate(frame))
+                return
+            if kind == "hello":
+                self.takes_reports = WsHello.model_validate(frame).reports
+                return
+            if kind != "command":
                 log.warning("ignoring an unknown WebSocket frame: %.200s", message)
                 return
             envelope = WsCommand.model_validate(frame).command
@@ -244,3 +271,40 @@ class AgentSocket:
             log.info("WebSocket output send failed (%s); falling back to HTTP", exc)
             return False
         return True
+
+    # -- acks and results ------------------------------------------------------------------
+
+    async def report(self, frame: WsAck | WsResult) -> WsReceipt | None:
+        """Send an ack or result and wait for the server's receipt; None when that cannot
+        be had (no socket, a server that does not take reports, a failed send, no receipt
+        in REPORT_TIMEOUT): the caller then POSTs it."""
+        ws = self._ws
+        if ws is None or not self.takes_reports:
+            return None
+        key = (frame.type, frame.command_id)
+        waiting: asyncio.Future[WsReceipt | None] = asyncio.get_running_loop().create_future()
+        self._receipts[key] = waiting
+        try:
+            await asyncio.wait_for(ws.send(frame.model_dump_json()), timeout=SEND_TIMEOUT)
+            receipt = await asyncio.wait_for(waiting, timeout=REPORT_TIMEOUT)
+        except (ConnectionClosed, TimeoutError, OSError) as exc:
+            log.info("%s of %s not confirmed over the WebSocket (%s)", *key, type(exc).__name__)
+            return None
+        finally:
+            if self._receipts.get(key) is waiting:
+                del self._receipts[key]
+        if receipt is None:
+            log.info("%s of %s not confirmed: the WebSocket closed", *key)
+        return receipt
+
+    def _on_receipt(self, receipt: WsReceipt) -> None:
+        waiting = self._receipts.get((receipt.kind, receipt.command_id))
+        if waiting is not None and not waiting.done():
+            waiting.set_result(receipt)
+
+    def _forget_receipts(self) -> None:
+        """The socket is gone: what waits for a receipt will not get one (POSTed instead)."""
+        receipts, self._receipts = self._receipts, {}
+        for waiting in receipts.values():
+            if not waiting.done():
+                waiting.set_result(None)

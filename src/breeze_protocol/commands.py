@@ -10,11 +10,15 @@ Life of a command on the agent:
 
 1. verify the envelope (signature, ``agent_id``, expiry, unseen nonce), else report
    ``failed`` with ``error`` saying why (nothing runs);
-2. ``POST /agents/{agent_id}/commands/{command_id}/ack`` (``CommandAck``): the command is
-   now ``running``;
+2. acknowledge (``CommandAck``): the command is now ``running``;
 3. stream output (``OutputChunk``, over the WebSocket or
    ``POST .../output``) while it runs;
-4. ``POST .../result`` (``CommandResult``); idempotent, a repeat changes nothing.
+4. report the result (``CommandResult``); idempotent, a repeat changes nothing.
+
+Acks and results go as ``WsAck``/``WsResult`` frames over the WebSocket when the server's
+``WsHello`` says it takes them; the server answers each with a ``WsReceipt`` once it is
+stored (or refused). Without a socket, a hello or a receipt in time, they are POSTed:
+``POST /agents/{agent_id}/commands/{command_id}/ack`` and ``.../result``.
 
 A cancel arrives as an envelope of type ``cancel`` whose payload names the command.
 """
@@ -182,3 +186,41 @@ class WsOutput(WireModel):
 
     type: Literal["output"] = "output"
     chunks: list[OutputChunk] = Field(max_length=200)
+
+
+class WsHello(WireModel):
+    """server -> agent, the first frame: what this server takes over the socket."""
+
+    type: Literal["hello"] = "hello"
+    reports: bool = Field(False, description="Acks and results may come as WsAck/WsResult frames.")
+
+
+class WsAck(WireModel):
+    """agent -> server: the command started (instead of ``POST .../ack``)."""
+
+    type: Literal["ack"] = "ack"
+    command_id: str = Field(min_length=1, max_length=64)
+    ack: CommandAck = Field(default_factory=CommandAck)
+
+
+class WsResult(WireModel):
+    """agent -> server: the command's final result (instead of ``POST .../result``)."""
+
+    type: Literal["result"] = "result"
+    command_id: str = Field(min_length=1, max_length=64)
+    result: CommandResult
+
+
+ReportKind = Literal["ack", "result"]
+
+
+class WsReceipt(WireModel):
+    """server -> agent: what became of a WsAck or WsResult, with the status code its POST
+    would have had: 204 stored (a repeat included), 404 no such command for this device,
+    422 refused as malformed, 503 not stored now (send it again later, or POST it)."""
+
+    type: Literal["receipt"] = "receipt"
+    kind: ReportKind
+    command_id: str = Field(max_length=64)
+    status: int
+    error: str | None = Field(None, max_length=2000)

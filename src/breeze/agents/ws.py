@@ -35,8 +35,12 @@ never a command.
   leaves it to its delivery task.
 * The hub holds ONE bus subscription per process (``agent.commands``,
   ``agent.ws.connected``, ``device.decommissioned``), started by this router's lifespan.
+* The first frame to the agent is ``WsHello``: this server takes acks and results over
+  the socket.
 * Frames from the agent: ``WsOutput`` is stored by ``commands.delivery.store_output``;
-  anything else is logged (rate-limited per connection) and ignored.
+  ``WsAck``/``WsResult`` are stored in batches by ``commands.reports`` and each answered
+  with a ``WsReceipt`` after its commit; anything else is logged (rate-limited per
+  connection) and ignored.
 """
 
 from __future__ import annotations
@@ -58,12 +62,15 @@ from pydantic import ValidationError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from breeze.agents.auth import AGENT_TOKEN_PREFIX, TokenOwner, token_lookup
+from breeze.agents.claims import ClaimBatcher
 from breeze.commands.events import unpack
+from breeze.commands.reports import REPORT_FRAMES, ReportQueue
+from breeze.commands.reports import parse as parse_report
 from breeze.core.eager import start_eagerly
 from breeze.core.errors import BreezeError
 from breeze.core.security import token_hash
 from breeze.core.state import AppState
-from breeze_protocol.commands import CommandEnvelope, WsCommand, WsOutput
+from breeze_protocol.commands import CommandEnvelope, WsCommand, WsHello, WsOutput, WsReceipt
 
 log = logging.getLogger("breeze.agents.ws")
 
@@ -81,7 +88,8 @@ SEND_ERRORS = (TimeoutError, WebSocketDisconnect, RuntimeError, OSError)
 SEND_TURN = 500  # frames a hand-over sends per turn of the event loop (~20 ms)
 SUBSCRIBE_WAIT = 5.0  # how long startup waits for the bus subscription
 MAX_LOGGED_BAD_FRAMES = 5  # per connection; a misbehaving agent cannot flood the log
-CLAIM_BATCH_DEVICES = 10_000  # devices whose commands one claim transaction hands out
+
+HELLO = WsHello(reports=True).model_dump_json()
 
 CONNECTED = Gauge("breeze_agent_websockets", "Agent WebSockets open on this server process")
 PUSHED = Counter("breeze_agent_ws_commands_pushed_total", "Command envelopes sent over WebSockets")
@@ -173,55 +181,6 @@ class Connection:
             self.unfinished = None
 
 
-class ClaimBatcher:
-    """Claims for many connections in one go: callers that ask while a claim is running
-    (or in the same loop turn) are served together by the next one."""
-
-    def __init__(self, state: AppState, max_batch: int = CLAIM_BATCH_DEVICES) -> None:
-        self.state = state
-        self.max_batch = max_batch
-        self._waiting: dict[uuid.UUID, tuple[str, list[asyncio.Future[list[Any]]]]] = {}
-        self._runner: asyncio.Task[None] | None = None
-
-    async def claim(self, device_id: uuid.UUID, agent_id: str) -> list[Any]:
-        future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
-        self._waiting.setdefault(device_id, (agent_id, []))[1].append(future)
-        if self._runner is None or self._runner.done():
-            self._runner = asyncio.create_task(self._run(), name="agent-ws-claims")
-        return await future
-
-    async def _run(self) -> None:
-        await asyncio.sleep(0)  # let wake-ups of the same broadcast join this batch
-        while self._waiting:
-            batch = dict(list(self._waiting.items())[: self.max_batch])
-            for device_id in batch:
-                del self._waiting[device_id]
-            await self._claim(batch)
-
-    async def _claim(
-        self, batch: dict[uuid.UUID, tuple[str, list[asyncio.Future[list[Any]]]]]
-    ) -> None:
-        from breeze.commands.delivery import claim_envelopes_for
-
-        agents = {d: agent for d, (agent, _) in batch.items()}
-        try:
-            claimed = await claim_envelopes_for(self.state, agents)
-        except Exception as exc:
-            for _agent, futures in batch.values():
-                for future in futures:
-                    if not future.done():
-                        future.set_exception(exc)
-            return
-        # All at once: the sockets send together, before their agents' acknowledgements
-        # (a request each) start to compete for the loop.
-        for device_id, (_agent, futures) in batch.items():
-            envelopes = claimed.get(device_id, [])
-            for future in futures:  # two waiters (a reconnect): the envelopes go out once
-                if not future.done():
-                    future.set_result(envelopes)
-                    envelopes = []
-
-
 class AgentHub:
     """The agent sockets of this process and its one bus subscription."""
 
@@ -230,6 +189,7 @@ class AgentHub:
         self.node = uuid.uuid4().hex
         self.local: dict[str, Connection] = {}
         self.claims = ClaimBatcher(state)
+        self.reports = ReportQueue(state)
         self._listener: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -248,6 +208,7 @@ class AgentHub:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
+        await self.reports.stop()
         for conn in list(self.local.values()):
             await conn.close(CLOSE_GOING_AWAY, "server shutting down")
         for task in list(self._tasks):
@@ -315,6 +276,8 @@ class AgentHub:
         if older is not None:
             self._spawn(older.close(CLOSE_REPLACED, "replaced by a newer connection"))
         await self._announce(conn)
+        with contextlib.suppress(*SEND_ERRORS):  # gone already: the read below ends
+            conn.offer(HELLO)
         delivery = asyncio.create_task(self._deliver(conn))
         conn.claim_due = True  # whatever waited while the agent was away goes out now
         conn.wake.set()
@@ -422,6 +385,9 @@ class AgentHub:
         try:
             frame = json.loads(text)
             kind = frame.get("type") if isinstance(frame, dict) else None
+            if kind in REPORT_FRAMES:
+                self._on_report(conn, frame)
+                return
             if kind != "output":
                 self._bad_frame(conn, f"unknown frame type {kind!r}")
                 return
@@ -437,6 +403,19 @@ class AgentHub:
             # Ours (e.g. the database is down): the agent's copy is lost for the live view
             # only; its final result carries the whole output.
             log.exception("agent %s: storing output failed", conn.agent_id)
+
+    def _on_report(self, conn: Connection, frame: dict[str, Any]) -> None:
+        def reply(receipt: WsReceipt) -> None:
+            if not conn.closed:
+                conn.offer(receipt.model_dump_json())
+
+        parsed = parse_report(frame, conn.device_id)
+        if isinstance(parsed, WsReceipt):
+            self._bad_frame(conn, parsed.error or "invalid report")
+            reply(parsed)
+            return
+        parsed.reply = reply
+        self.reports.submit(parsed)
 
     @staticmethod
     def _bad_frame(conn: Connection, what: str) -> None:

@@ -98,6 +98,18 @@ async def command_of_device(
     return cmd
 
 
+async def commands_by_id(
+    session: AsyncSession, command_ids: Sequence[uuid.UUID], *, lock: bool = False
+) -> dict[uuid.UUID, DeviceCommand]:
+    """For batched agent reports: the commands of these ids (whichever device they are
+    of: the caller checks). Locked in id order, so two batches never wait on each other
+    in a cycle."""
+    stmt = select(DeviceCommand).where(DeviceCommand.id.in_(set(command_ids)))
+    if lock:
+        stmt = stmt.order_by(DeviceCommand.id).with_for_update()
+    return {cmd.id: cmd for cmd in (await session.execute(stmt)).scalars()}
+
+
 async def status_counts(
     session: AsyncSession, batch_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, dict[str, int]]:

@@ -3,7 +3,8 @@
 ``submit`` verifies (``verify``), deduplicates by command id (a repeat of a running or
 queued command is ignored; of a finished one re-posts its result) and queues. Up to
 ``max_concurrent`` workers take commands in arrival order: ack, run, stream output, store
-the result in the journal, post it. Results wait in the journal until the server accepted
+the result in the journal, post it (acks and results over the WebSocket when the server
+takes them there, see ``reports``). Results wait in the journal until the server accepted
 them, so a restart or an unreachable server never loses one. ``cancel`` envelopes stop the
 named command (queued: never starts; running: its process tree is killed).
 
@@ -26,7 +27,7 @@ from typing import Protocol
 from pydantic import ValidationError
 
 from breeze_agent import update
-from breeze_agent.commands import power, verify
+from breeze_agent.commands import power, reports, verify
 from breeze_agent.commands.journal import Journal, PowerRecord
 from breeze_agent.commands.output import OutputStream
 from breeze_agent.commands.runners.script import KILL_GRACE_SECONDS, StopReason, run_script
@@ -44,11 +45,8 @@ POST_EVERY_SECONDS = 30.0  # unposted results are retried at least this often
 CANCEL_HOLD_SECONDS = 7 * 86_400  # how long a cancel for an unseen command is remembered
 
 
-class OutputSocket(Protocol):
+class OutputSocket(reports.ReportSocket, Protocol):
     """What the dispatcher needs of ``breeze_agent.ws.AgentSocket``."""
-
-    @property
-    def connected(self) -> bool: ...
 
     async def send_output(self, chunks: list[OutputChunk]) -> bool: ...
 
@@ -293,7 +291,7 @@ class Dispatcher:
         """Post every result the server has not accepted yet; TransportError stops early."""
         for command_id, result, refusal in self.journal.outbox():
             try:
-                await self.gw.result(self.agent_id, command_id, result)
+                await reports.send_result(self.gw, self.socket, self.agent_id, command_id, result)
             except Refused as exc:  # never accepted as sent: do not retry it forever
                 log.warning("server refused the result of %s: %s", command_id, exc)
                 await self._post_refusal_notice(command_id, result, exc)
@@ -316,7 +314,7 @@ class Dispatcher:
             error=f"the server refused this command's result ({exc})"[:2000],
         )
         try:
-            await self.gw.result(self.agent_id, command_id, notice)
+            await reports.send_result(self.gw, self.socket, self.agent_id, command_id, notice)
         except Refused as again:
             log.warning("server refused the notice for %s too: %s", command_id, again)
 
@@ -353,7 +351,7 @@ class Dispatcher:
         ack = CommandAck(pending_reboot=pending_reboot)
         for attempt in range(ACK_ATTEMPTS):
             try:
-                await self.gw.ack(self.agent_id, envelope.id, ack)
+                await reports.send_ack(self.gw, self.socket, self.agent_id, envelope.id, ack)
                 return True
             except Refused as exc:
                 log.warning("server refused to start %s: %s", envelope.id, exc)

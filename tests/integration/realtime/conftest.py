@@ -3,12 +3,14 @@ WebSocket clients, queuing commands, reading server-sent events."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from websockets.asyncio.client import ClientConnection, connect
 
 from tests.factories import Tenant, ok
 from tests.integration.agents.helpers import enroll, make_enrollment_key
@@ -32,8 +34,29 @@ def enroll_agent(admin: httpx.Client, tenant: Tenant, base_url: str | None = Non
     return Agent(body["agent_id"], body["device_id"], body["auth_token"], body.get("config", {}))
 
 
+def enroll_agent_with_key(base_url: str, key: str) -> Agent:
+    body = ok(enroll(base_url, key))
+    return Agent(body["agent_id"], body["device_id"], body["auth_token"], body.get("config", {}))
+
+
 def ws_url(base_url: str, agent_id: str) -> str:
     return base_url.replace("http://", "ws://", 1) + f"/ws/agents/{agent_id}"
+
+
+async def open_socket(
+    base_url: str, agent: Agent, token: str | None = None, *, hello: bool = True
+) -> ClientConnection:
+    """An agent's raw WebSocket; with `hello`, past the server's first frame, which must
+    say it takes acks and results over the socket."""
+    ws = await connect(
+        ws_url(base_url, agent.agent_id),
+        additional_headers={"Authorization": f"Bearer {token or agent.token}"},
+        open_timeout=10,
+    )
+    if hello:
+        first = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        assert first == {"type": "hello", "reports": True}, first
+    return ws
 
 
 def queue_command(

@@ -16,15 +16,19 @@ from websockets.exceptions import ConnectionClosed
 from breeze_protocol.commands import CommandEnvelope
 from breeze_protocol.signing import verify_envelope
 from tests.factories import Tenant, ok
-from tests.integration.agents.helpers import beat, enroll
+from tests.integration.agents.helpers import beat
 from tests.integration.realtime.conftest import (
     Agent,
     command_frame,
     enroll_agent,
+    enroll_agent_with_key,
     gauge,
     queue_command,
     script_body,
     ws_url,
+)
+from tests.integration.realtime.conftest import (
+    open_socket as open_agent_socket,
 )
 from tests.support.server import LiveServer
 
@@ -32,13 +36,9 @@ PUSH_WITHIN = 2.0  # seconds; the push is immediate, this only absorbs a busy te
 
 
 async def open_socket(
-    server: LiveServer, agent: Agent, token: str | None = None
+    server: LiveServer, agent: Agent, token: str | None = None, *, hello: bool = True
 ) -> ClientConnection:
-    return await connect(
-        ws_url(server.url, agent.agent_id),
-        additional_headers={"Authorization": f"Bearer {token or agent.token}"},
-        open_timeout=10,
-    )
+    return await open_agent_socket(server.url, agent, token, hello=hello)
 
 
 async def closed_with(ws: ClientConnection, within: float = 5.0) -> tuple[int | None, str]:
@@ -58,7 +58,7 @@ async def test_bad_token_is_refused_with_4401(
     agent = await asyncio.to_thread(enroll_agent, admin, tenant)
     other = await asyncio.to_thread(enroll_agent, admin, tenant)
     for token in ("brz_agt_not-a-real-token", "garbage", other.token):
-        ws = await open_socket(server, agent, token=token)
+        ws = await open_socket(server, agent, token=token, hello=False)
         code, reason = await closed_with(ws)
         assert code == 4401, (token, code, reason)
         assert "token" in reason
@@ -187,7 +187,7 @@ async def test_decommission_closes_the_socket(
     code, reason = await closed_with(ws)
     assert code == 4401 and "decommissioned" in reason
     # And the token no longer opens one.
-    assert (await closed_with(await open_socket(server, agent)))[0] == 4401
+    assert (await closed_with(await open_socket(server, agent, hello=False)))[0] == 4401
 
 
 async def test_output_frames_are_stored_and_junk_is_ignored(
@@ -223,8 +223,3 @@ async def test_output_frames_are_stored_and_junk_is_ignored(
         queued2 = await asyncio.to_thread(queue_command, admin, agent.device_id)
         frame = command_frame(await asyncio.wait_for(ws.recv(), PUSH_WITHIN))
         assert frame["command"]["id"] == queued2["id"]
-
-
-def enroll_agent_with_key(base_url: str, key: str) -> Agent:
-    body = ok(enroll(base_url, key))
-    return Agent(body["agent_id"], body["device_id"], body["auth_token"], body.get("config", {}))

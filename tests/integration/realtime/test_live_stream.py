@@ -11,7 +11,6 @@ import time
 from typing import Any
 
 import httpx
-from websockets.asyncio.client import connect
 
 from tests.factories import Tenant, make_member, make_tenant, ok
 from tests.integration.realtime.conftest import (
@@ -19,11 +18,11 @@ from tests.integration.realtime.conftest import (
     command_frame,
     enroll_agent,
     gauge,
+    open_socket,
     queue_command,
     report,
     script_body,
     sse_events,
-    ws_url,
 )
 from tests.support.mailbox import Mailbox
 from tests.support.server import LiveServer
@@ -92,9 +91,7 @@ async def test_command_stream_carries_output_and_ends_after_final_status(
 ) -> None:
     agent = await asyncio.to_thread(enroll_agent, admin, tenant)
     cmd = await asyncio.to_thread(queue_command, admin, agent.device_id, **script_body())
-    async with await connect(
-        ws_url(server.url, agent.agent_id), additional_headers=agent.headers, open_timeout=10
-    ) as ws:
+    async with await open_socket(server.url, agent) as ws:
         command_frame(await asyncio.wait_for(ws.recv(), 5))  # now "sent"
         early = {"command_id": cmd["id"], "seq": 0, "stream": "stdout", "data": "early\n"}
         await ws.send(json.dumps({"type": "output", "chunks": [early]}))

@@ -28,7 +28,13 @@ from breeze_protocol.commands import CommandEnvelope
 from breeze_protocol.signing import public_key_text, verify_envelope
 from tests.agent.helpers import skip_or_fail
 from tests.factories import login, make_tenant
-from tests.integration.realtime.conftest import command_frame, enroll_agent, queue_command, ws_url
+from tests.integration.realtime.conftest import (
+    command_frame,
+    enroll_agent,
+    open_socket,
+    queue_command,
+    ws_url,
+)
 from tests.support.databases import backend, new_database
 from tests.support.mailbox import Mailbox
 from tests.support.server import ADMIN_EMAIL, ADMIN_PASSWORD, LiveServer, start_server
@@ -135,9 +141,7 @@ async def test_newer_connection_on_a_closes_the_one_on_b(
         ws_url(cluster.b.url, agent.agent_id), additional_headers=agent.headers, open_timeout=10
     )
     await asyncio.sleep(0.2)
-    async with await connect(
-        ws_url(cluster.a.url, agent.agent_id), additional_headers=agent.headers, open_timeout=10
-    ) as on_a:
+    async with await open_socket(cluster.a.url, agent) as on_a:
         try:
             async with asyncio.timeout(5):
                 async for _ in on_b:
