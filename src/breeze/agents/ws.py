@@ -270,14 +270,14 @@ class AgentHub:
 
     async def serve(self, conn: Connection) -> None:
         """Register, announce, deliver and read until the socket closes."""
+        with contextlib.suppress(*SEND_ERRORS):  # gone already: the read below ends
+            conn.offer(HELLO)  # first, before a hand-over can find the connection
         older = self.local.get(conn.agent_id)
         self.local[conn.agent_id] = conn
         CONNECTED.set(len(self.local))
         if older is not None:
             self._spawn(older.close(CLOSE_REPLACED, "replaced by a newer connection"))
         await self._announce(conn)
-        with contextlib.suppress(*SEND_ERRORS):  # gone already: the read below ends
-            conn.offer(HELLO)
         delivery = asyncio.create_task(self._deliver(conn))
         conn.claim_due = True  # whatever waited while the agent was away goes out now
         conn.wake.set()
@@ -407,7 +407,8 @@ class AgentHub:
     def _on_report(self, conn: Connection, frame: dict[str, Any]) -> None:
         def reply(receipt: WsReceipt) -> None:
             if not conn.closed:
-                conn.offer(receipt.model_dump_json())
+                with contextlib.suppress(*SEND_ERRORS):  # gone: the agent sends it again
+                    conn.offer(receipt.model_dump_json())
 
         parsed = parse_report(frame, conn.device_id)
         if isinstance(parsed, WsReceipt):

@@ -87,9 +87,12 @@ def _unset(receipt: WsReceipt) -> None:
 class ReportQueue:
     """The reports of this process's sockets, stored one batch at a time."""
 
-    def __init__(self, state: AppState, batch: int = REPORT_BATCH) -> None:
+    def __init__(
+        self, state: AppState, batch: int = REPORT_BATCH, limit: int = MAX_WAITING
+    ) -> None:
         self.state = state
         self.batch = batch
+        self.limit = limit
         self._waiting: dict[ReportKind, deque[Waiting]] = {"ack": deque(), "result": deque()}
         self._runner: asyncio.Task[None] | None = None
 
@@ -98,7 +101,7 @@ class ReportQueue:
 
     def submit(self, item: Waiting) -> None:
         """Queue a report; it is answered once stored (or at once, 503, when too many wait)."""
-        if len(self) >= MAX_WAITING:
+        if len(self) >= self.limit:
             _answer(item, BreezeError(BUSY), busy=True)
             return
         self._waiting[item.kind].append(item)
@@ -124,17 +127,21 @@ class ReportQueue:
                     items = [queue.popleft() for _ in range(min(self.batch, len(queue)))]
                     await self._store(kind, items)
 
-    async def _store(self, kind: ReportKind, items: list[Waiting]) -> None:
+    async def _store(self, kind: ReportKind, items: list[Waiting], alone: bool = True) -> None:
         try:
             outcomes = await self._ingest(kind, items)
-        except Exception:
-            if len(items) == 1:
+        except Exception as exc:
+            if len(items) > 1:
+                log.exception("storing %d agent %ss failed; trying each alone", len(items), kind)
+                for item in items:
+                    await self._store(kind, [item], alone=False)
+            elif alone:
                 log.exception("storing an agent's %s failed", kind)
+            else:  # the batch's traceback is logged already; one line each, not hundreds
+                command_id = items[0].report.command_id
+                log.warning("storing the %s of %s failed too: %r", kind, command_id, exc)
+            if len(items) == 1:
                 _answer(items[0], BreezeError(BUSY), busy=True)
-                return
-            log.exception("storing %d agent %ss failed; trying them one by one", len(items), kind)
-            for item in items:
-                await self._store(kind, [item])
             return
         for item, outcome in zip(items, outcomes, strict=True):
             _answer(item, outcome)
