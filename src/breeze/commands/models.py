@@ -47,7 +47,7 @@ class DeviceCommand(IdMixin, TimestampMixin, Base):
     # same way): each was a check per row on PostgreSQL, together about a third of the
     # time a 10,000-device broadcast spent writing its rows (bench/README.md, ninth
     # round), and none of the rows they named is ever hard-deleted. device_id keeps its
-    # key: it is the one column that differs from row to row.
+    # key: of the six, it is the one whose parent differs from row to row.
     partner_id: Mapped[uuid.UUID] = mapped_column()
     org_id: Mapped[uuid.UUID] = mapped_column()
     site_id: Mapped[uuid.UUID] = mapped_column()
