@@ -42,16 +42,16 @@ class DeviceCommand(IdMixin, TimestampMixin, Base):
         Index("ix_device_commands_org_created", "org_id", "created_at"),
     )
 
-    # The device's place when the command was queued, copied from its row in the same
-    # transaction. No foreign keys on these three (nor on script_id and batch_id, set the
-    # same way): each was a check per row on PostgreSQL, together about a third of the
-    # time a 10,000-device broadcast spent writing its rows (bench/README.md, ninth
-    # round), and none of the rows they named is ever hard-deleted. device_id keeps its
-    # key: of the six, it is the one whose parent differs from row to row.
+    # The device and its place when the command was queued, read from the device's row
+    # in the same transaction. No foreign keys on these four (nor on script_id and
+    # batch_id, set the same way): each was a check per row on PostgreSQL when a
+    # 10,000-device broadcast wrote its rows (bench/README.md, ninth and tenth rounds),
+    # and none of the rows they name is ever hard-deleted (a device is decommissioned,
+    # its row kept).
     partner_id: Mapped[uuid.UUID] = mapped_column()
     org_id: Mapped[uuid.UUID] = mapped_column()
     site_id: Mapped[uuid.UUID] = mapped_column()
-    device_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    device_id: Mapped[uuid.UUID] = mapped_column()
     type: Mapped[str] = mapped_column(String(32))
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # Environment names in payload["env"] whose values are secret: redacted from output
@@ -66,7 +66,8 @@ class DeviceCommand(IdMixin, TimestampMixin, Base):
     script_version: Mapped[int | None] = mapped_column(default=None)
     batch_id: Mapped[uuid.UUID | None] = mapped_column(default=None, index=True)
     rerun_of: Mapped[uuid.UUID | None] = mapped_column(default=None)
-    nonce: Mapped[str] = mapped_column(String(64), unique=True)
+    # 192 random bits (`secrets.token_urlsafe(24)`), never looked up: no unique index.
+    nonce: Mapped[str] = mapped_column(String(64))
     timeout_seconds: Mapped[int] = mapped_column(default=300)
     expires_at: Mapped[datetime] = mapped_column()  # must have started by then
     deadline_at: Mapped[datetime | None] = mapped_column(default=None)  # sweep times out after
