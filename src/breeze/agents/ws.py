@@ -349,22 +349,24 @@ class AgentHub:
         """Send each frame to its socket on the spot (`Connection.offer`); a socket that
         cannot take it now gets it from its delivery task. One pass over the sockets
         rather than a task wake-up and a send deadline each (`breeze.core.eager`). A turn
-        of the loop every SEND_TURN frames lets heartbeats in."""
+        of the loop every SEND_TURN frames lets heartbeats in; the reports of the agents
+        served first wait in their queue until the last frame is out (`ReportQueue.held`)."""
         handed = sent = 0
-        for n, (device_id, agent_id, text) in enumerate(frames):
-            if n and n % SEND_TURN == 0:
-                PUSHED.inc(sent)
-                sent = 0
-                await asyncio.sleep(0)
-            conn = self.local.get(agent_id)
-            if conn is None or conn.closed or conn.device_id != device_id:
-                continue  # gone (or re-enrolled): sent, unacknowledged, re-delivered later
-            handed += 1
-            try:
-                sent += conn.offer(text)
-            except SEND_ERRORS as exc:
-                log.info("agent %s: send failed (%s); closing", agent_id, type(exc).__name__)
-                self._spawn(conn.close(CLOSE_GOING_AWAY, "send failed"))
+        with self.reports.held():
+            for n, (device_id, agent_id, text) in enumerate(frames):
+                if n and n % SEND_TURN == 0:
+                    PUSHED.inc(sent)
+                    sent = 0
+                    await asyncio.sleep(0)
+                conn = self.local.get(agent_id)
+                if conn is None or conn.closed or conn.device_id != device_id:
+                    continue  # gone (or re-enrolled): sent, unacknowledged, re-delivered
+                handed += 1
+                try:
+                    sent += conn.offer(text)
+                except SEND_ERRORS as exc:
+                    log.info("agent %s: send failed (%s); closing", agent_id, type(exc).__name__)
+                    self._spawn(conn.close(CLOSE_GOING_AWAY, "send failed"))
         PUSHED.inc(sent)
         return handed
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, status
+from fastapi import APIRouter, Depends, Path, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from breeze.auth.deps import CurrentCtx
 from breeze.commands.queries import COMMAND_LIST, list_commands
 from breeze.core.pagination import ListParams, Page, list_query, page_of
+from breeze.ops.gc import collections_deferred
 from breeze.scripts import actions, execution, queries
 from breeze.scripts.builtin import builtin_lifespan
 from breeze.scripts.schemas import (
@@ -38,6 +39,7 @@ ScriptList = Annotated[ListParams, Depends(list_query(queries.SCRIPT_LIST))]
 VersionList = Annotated[ListParams, Depends(list_query(queries.VERSION_LIST))]
 ExecutionList = Annotated[ListParams, Depends(list_query(COMMAND_LIST))]
 Version = Annotated[int, Path(ge=1, le=2_147_483_647)]
+JSON = "application/json"
 
 
 @library.get("", response_model=Page[ScriptSummary])
@@ -105,13 +107,10 @@ async def _answer(s: AsyncSession, launched: execution.Launched) -> ExecuteOut:
     )
 
 
-@library.post(
-    "/{script_id}/execute", response_model=ExecuteOut, status_code=status.HTTP_201_CREATED
-)
-async def execute_script(ctx: CurrentCtx, script_id: uuid.UUID, body: ExecuteRequest) -> ExecuteOut:
-    """Run the script's current version on devices, every device of sites, or of
-    organizations: one batch, one execution per device. Devices of another operating
-    system are listed in `skipped`."""
+async def _executed(ctx: CurrentCtx, script_id: uuid.UUID, body: ExecuteRequest) -> str:
+    """Launch, then the answer as JSON text. Its own function so that the rows, frames
+    and models of a launch are freed when it returns, before `collections_deferred`
+    lets the collector run again: it then finds their garbage, not walks them alive."""
     async with ctx.write() as uow:
         launched = await execution.do_execute_script(
             uow,
@@ -124,7 +123,23 @@ async def execute_script(ctx: CurrentCtx, script_id: uuid.UUID, body: ExecuteReq
     # After the commit, which handed the commands to the sockets: agents need not wait
     # for an answer that lists thousands of executions.
     async with ctx.read() as s:
-        return await _answer(s, launched)
+        answer = await _answer(s, launched)
+    # Straight to JSON text (the route's response_model documents it): the models are
+    # built by the server from rows it wrote, and FastAPI's way through plain dicts cost
+    # about three times as much for 10,000 executions.
+    return answer.model_dump_json()
+
+
+@library.post(
+    "/{script_id}/execute", response_model=ExecuteOut, status_code=status.HTTP_201_CREATED
+)
+async def execute_script(ctx: CurrentCtx, script_id: uuid.UUID, body: ExecuteRequest) -> Response:
+    """Run the script's current version on devices, every device of sites, or of
+    organizations: one batch, one execution per device. Devices of another operating
+    system are listed in `skipped`."""
+    with collections_deferred():  # up to 10,000 devices' rows and frames, made at once
+        text = await _executed(ctx, script_id, body)
+    return Response(text, status_code=status.HTTP_201_CREATED, media_type=JSON)
 
 
 @runs.get("/script-executions", response_model=Page[ExecutionOut])

@@ -20,6 +20,7 @@ from breeze.core.pagination import ListParams
 from breeze.devices.models import Device
 from breeze.devices.queries import list_devices
 from breeze.groups.queries import get_group, list_groups
+from breeze.ops.gc import collections_deferred
 from breeze.scripts import execution, queries
 from breeze.scripts.models import Script
 from breeze.scripts.parameters import REDACTED
@@ -208,17 +209,18 @@ async def run_script(ctx: WebCtxDep) -> Response:
                 "timeout_seconds": timeout,
             },
         )
-        async with ctx.write() as uow:
-            launched = await execution.do_execute_script(
-                uow,
-                actor=ctx.principal,
-                settings=ctx.settings,
-                script_id=script.id,
-                req=body,
-                sockets=ctx.state.sockets,
-            )
-            batch_id, count = launched.batch.id, len(launched.commands)
-            skipped = [f"{d.device_name} ({d.reason})" for d in launched.skipped]
+        with collections_deferred():  # as the API's execute: up to 10,000 devices at once
+            async with ctx.write() as uow:
+                launched = await execution.do_execute_script(
+                    uow,
+                    actor=ctx.principal,
+                    settings=ctx.settings,
+                    script_id=script.id,
+                    req=body,
+                    sockets=ctx.state.sockets,
+                )
+                batch_id, count = launched.batch.id, len(launched.commands)
+                skipped = [f"{d.device_name} ({d.reason})" for d in launched.skipped]
     except BreezeError as exc:
         return await _page(
             ctx,

@@ -142,6 +142,17 @@ async def _scenario(url: str, tmp_path: Path) -> None:
             ).scalars()
             assert {(c.status, c.stdout) for c in stored} == {("completed", "ok\n")}
 
+        # Held (a hand-over in progress): queued, not stored nor answered, until released.
+        held = ReportQueue(state)
+        later = [Waiting("result", ResultReport(device_id, i, done), print) for i in ids[:3]]
+        with held.held():
+            waiting = asyncio.create_task(_submit_all(held, later))
+            await asyncio.sleep(0.3)
+            assert not waiting.done() and len(held) == 3
+        assert [r.status for r in await waiting] == [204, 204, 204]
+        assert len(held) == 0
+        await held.stop()
+
         # Past its limit the queue answers at once instead of holding more.
         small = ReportQueue(state, limit=2)
         again = [Waiting("result", ResultReport(device_id, i, done), print) for i in ids[:4]]
