@@ -16,10 +16,10 @@ send it again later"). Past ``MAX_WAITING`` queued reports the server answers 50
 rather than holding an unbounded queue.
 
 While a batch is being handed to the sockets (`held`), reports are queued but not stored:
-the agents that got their frame first report at once, and storing those reports (a
-transaction and a receipt each batch) between the hand-over's sends made the last agents
-of a 10,000-device broadcast wait up to twice as long for theirs. They are stored together
-once the hand-over ends, a quarter of a second later.
+the agents that got their frame first report at once, and storing their reports (a
+transaction and up to 500 receipts a batch) between the hand-over's turns kept the last
+agents of a 10,000-device broadcast waiting longer for theirs (bench/README.md, tenth
+round). They are stored together once the hand-over ends, under half a second later.
 """
 
 from __future__ import annotations
