@@ -69,7 +69,9 @@ def tune_for_server(young_threshold: int = GEN0_THRESHOLD) -> None:
         gc.callbacks.append(_timed)
 
 
-_bursts: list[int] = []  # the first generation's threshold before the outermost burst
+# One entry per open burst: the first generation's threshold when it began. Only the
+# bottom one (before any burst) is ever restored; the length counts overlapping bursts.
+_bursts: list[int] = []
 
 
 @contextmanager
